@@ -1,0 +1,2 @@
+from ivr.cli import main
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The AMI client (on panoramisk) and the queue state it keeps current."""

@@ -1,0 +1,136 @@
+"""AMI client on panoramisk: reconnects on its own, re-reads queue state after every login,
+and puts a timeout on every action (panoramisk's futures can otherwise wait forever)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from panoramisk import Manager
+
+from ivr.ami.errors import AmiActionFailed, AmiActionTimeout, AmiNotConnected
+from ivr.ami.queue_state import QueueState
+from ivr.settings import AmiSettings
+
+logger = logging.getLogger(__name__)
+EventSink = Callable[[str, Mapping[str, str]], None]
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager, but one that stays down once closed (no reconnect scheduled after close)."""
+
+    stopped = False
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.stopped:
+            return None
+        return super().connect(*args, **kwargs)
+
+
+class AmiClient:
+    def __init__(self, settings: AmiSettings, password: str, queue_state: QueueState) -> None:
+        self.settings = settings
+        self.password = password
+        self.queue_state = queue_state
+        self.sinks: list[EventSink] = [queue_state.handle]
+        self.logins = 0
+        self.refreshes = 0
+        self._manager: _Manager | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._refreshed = asyncio.Condition()
+
+    def subscribe(self, sink: EventSink) -> None:
+        self.sinks.append(sink)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._manager and self._manager.authenticated and self._manager._connected)
+
+    async def start(self) -> None:
+        self._manager = _Manager(
+            loop=asyncio.get_running_loop(),
+            host=self.settings.host,
+            port=self.settings.port,
+            username=self.settings.username,
+            secret=self.password,
+            events="on",
+            ping_delay=5,
+            ping_interval=5,
+            reconnect_timeout=self.settings.reconnect_delay,
+            on_login=self._logged_in,
+            on_disconnect=self._disconnected,
+            forgetable_actions=("ping", "login", "queuestatus"),
+        )
+        self._manager.register_event("*", self._dispatch)
+        self._manager.connect()
+
+    async def stop(self) -> None:
+        if self._manager is not None:
+            self._manager.stopped = True
+            self._manager.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def action(self, fields: dict[str, str], timeout: float | None = None) -> Any:
+        """Send one action; returns the response (a list for multi-event actions)."""
+        if not self.connected or self._manager is None:
+            raise AmiNotConnected(f"AMI not connected; {fields.get('Action')} not sent")
+        future = self._manager.send_action(dict(fields))
+        try:
+            async with asyncio.timeout(timeout or self.settings.action_timeout):
+                response = await asyncio.shield(future)
+        except TimeoutError:
+            future.cancel()
+            raise AmiActionTimeout(f"no answer to {fields.get('Action')} within "
+                                   f"{timeout or self.settings.action_timeout:g} s") from None
+        first = response[0] if isinstance(response, list) else response
+        if first.get("Response") == "Error":
+            raise AmiActionFailed(f"{fields.get('Action')}: {first.get('Message', 'error')}")
+        return response
+
+    async def refresh_queues(self) -> None:
+        response = await self.action({"Action": "QueueStatus"})
+        self.queue_state.replace(response if isinstance(response, list) else [response])
+        self.refreshes += 1
+        async with self._refreshed:
+            self._refreshed.notify_all()
+        logger.info("queue state re-read: %s", self.queue_state.summary()["queues"])
+
+    async def wait_refreshed(self, after: int, timeout: float) -> None:
+        """Wait until more than `after` full re-reads of the queue state have been done."""
+        async with asyncio.timeout(timeout), self._refreshed:
+            await self._refreshed.wait_for(lambda: self.refreshes > after)
+
+    def _dispatch(self, _manager: Manager, event: Mapping[str, str]) -> None:
+        name = event.get("Event", "")
+        for sink in self.sinks:
+            try:
+                sink(name, event)
+            except Exception:
+                logger.exception("[%s] handling AMI event %s failed", event.get("Uniqueid", "-"), name)
+
+    def _logged_in(self, _manager: Manager) -> None:
+        self.logins += 1
+        logger.info("AMI logged in to %s:%s (login #%d)", self.settings.host, self.settings.port, self.logins)
+        self._spawn(self._refresh_after_login())
+
+    async def _refresh_after_login(self) -> None:
+        for attempt in range(1, 6):
+            try:
+                await self.refresh_queues()
+                return
+            except (AmiNotConnected, AmiActionTimeout, AmiActionFailed) as exc:
+                logger.warning("queue state re-read failed (attempt %d): %s", attempt, exc)
+                await asyncio.sleep(attempt)
+
+    def _disconnected(self, _manager: Manager, exc: object) -> None:
+        self.queue_state.mark_stale()
+        logger.warning("AMI connection lost (%s); reconnecting", exc)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

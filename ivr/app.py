@@ -1,0 +1,91 @@
+"""The composition root: builds every part of the server and owns their start and stop order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import PurePosixPath
+
+from aiohttp import web
+
+from ivr import keys
+from ivr.ami.client import AmiClient
+from ivr.ami.queue_state import QueueState
+from ivr.calls.store import CallStore, CallWriter
+from ivr.calls.tracker import CallTracker
+from ivr.db.engine import create_engine, ensure_current
+from ivr.fastagi import FastAgiServer, Router
+from ivr.intake import handlers as intake
+from ivr.intake.context import CallContext, CallContextFactory, Services
+from ivr.secrets import Secrets
+from ivr.settings import Settings
+from ivr.web import health
+
+logger = logging.getLogger(__name__)
+CITIZENS_CONTEXT = "citizens"  # the context name in asterisk_conf/extensions.conf.in
+
+
+def build_router() -> Router[CallContext]:
+    router: Router[CallContext] = Router()
+    intake.register(router)
+    return router
+
+
+def build_app(settings: Settings, secrets: Secrets, sounds_dir: PurePosixPath) -> web.Application:
+    app = web.Application()
+    app[keys.SETTINGS] = settings
+    app[keys.SECRETS] = secrets
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_call_recording)
+    app.cleanup_ctx.append(_ami)
+    app.cleanup_ctx.append(_fastagi_for(sounds_dir))
+    health.setup_routes(app)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[keys.SETTINGS].database)
+    await ensure_current(engine)
+    app[keys.ENGINE] = engine
+    app[keys.CALL_STORE] = CallStore(engine)
+    yield
+    await engine.dispose()
+
+
+async def _call_recording(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    writer = CallWriter(app[keys.CALL_STORE], settings.data_dir / "spool" / "calls.jsonl")
+    writer.load_spool()
+    app[keys.CALL_WRITER] = writer
+    app[keys.TRACKER] = CallTracker(settings.sip.hotline_number, CITIZENS_CONTEXT, writer.submit)
+    task = asyncio.create_task(writer.run(), name="call-writer")
+    yield
+    if not await writer.drain(timeout=5):
+        writer.save_spool()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _ami(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    client = AmiClient(settings.ami, app[keys.SECRETS].ami_password, QueueState())
+    client.subscribe(app[keys.TRACKER].handle)
+    app[keys.AMI] = client
+    await client.start()
+    yield
+    await client.stop()
+
+
+def _fastagi_for(sounds_dir: PurePosixPath) -> "web.CleanupContext":
+    async def _fastagi(app: web.Application) -> AsyncIterator[None]:
+        services = Services(app[keys.SETTINGS], app[keys.TRACKER], app[keys.CALL_STORE], sounds_dir)
+        server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
+        app[keys.FASTAGI] = server
+        await server.start()
+        yield
+        await server.stop()
+
+    return _fastagi

@@ -1,0 +1,1 @@
+"""Everything about the Asterisk we drive: where it lives, its rendered configuration, its process."""

@@ -1,0 +1,116 @@
+"""Render asterisk_conf/*.conf.in from the settings into an instance's etc directory."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from ivr.asterisk.layout import DEBIAN_DATA_DIR, DEBIAN_MODULE_DIR, AsteriskLayout
+from ivr.secrets import Secrets
+from ivr.settings import Settings
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "asterisk_conf"
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+# Files Asterisk's core reads at start-up; present and quiet rather than missing and logged as errors.
+QUIET_CONFIGS = {
+    "cdr.conf": "[general]\nenable = no\n",
+    "cel.conf": "[general]\nenable = no\n",
+    "features.conf": "[general]\n",
+    "ccss.conf": "[general]\n",
+    "acl.conf": "",
+    "udptl.conf": "[general]\n",
+    "pjproject.conf": "",
+}
+
+
+class TemplateError(ValueError):
+    """A template names a value the renderer does not have."""
+
+
+def render_text(template: str, values: Mapping[str, object], name: str = "template") -> str:
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise TemplateError(f"{name}: no value for {{{{{key}}}}}")
+        return str(values[key])
+
+    return PLACEHOLDER.sub(substitute, template)
+
+
+def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> dict[str, object]:
+    sip, queue = settings.sip, settings.queue
+    return {
+        "etc_dir": layout.inner("etc"),
+        "lib_dir": layout.inner("lib"),
+        "spool_dir": layout.inner("spool"),
+        "run_dir": layout.inner("run"),
+        "log_dir": layout.inner("log"),
+        "module_dir": DEBIAN_MODULE_DIR,
+        "data_dir": DEBIAN_DATA_DIR,
+        "sounds_dir": layout.inner("sounds"),
+        "sip_bind": sip.bind,
+        "sip_port": sip.port,
+        "rtp_start": sip.rtp_start,
+        "rtp_end": sip.rtp_end,
+        "carrier_matches": "\n".join(f"match = {address}" for address in sip.carrier_addresses),
+        "agent_sections": _agent_sections(secrets),
+        "agent_pattern": _agent_pattern(settings.agent_numbers),
+        "hotline_number": sip.hotline_number,
+        "fastagi_host": settings.fastagi.host,
+        "fastagi_port": settings.fastagi.port,
+        "queue_name": queue.name,
+        "strategy": queue.strategy,
+        "ring_seconds": queue.ring_seconds,
+        "max_wait_seconds": queue.max_wait_seconds,
+        "wrapup_seconds": queue.wrapup_seconds,
+        "service_level_seconds": queue.service_level_seconds,
+        "members": "\n".join(f"member => PJSIP/{n},0,{n},PJSIP/{n}" for n in settings.agent_numbers),
+        "ami_host": settings.ami.host,
+        "ami_port": settings.ami.port,
+        "ami_username": settings.ami.username,
+        "ami_password": secrets.ami_password,
+    }
+
+
+def render_all(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> list[Path]:
+    """Write every rendered file; returns the paths written. Directories Asterisk needs are created."""
+    for name in ("etc", "lib", "spool", "run", "log", "sounds"):
+        layout.host(name).mkdir(parents=True, exist_ok=True)
+    values = template_values(settings, secrets, layout)
+    written = []
+    for template in sorted(TEMPLATE_DIR.glob("*.conf.in")):
+        target = layout.host("etc") / template.name.removesuffix(".in")
+        text = render_text(template.read_text(encoding="utf-8"), values, template.name)
+        target.write_text(text, encoding="utf-8")
+        # manager.conf and pjsip.conf hold secrets.
+        target.chmod(0o600)
+        written.append(target)
+    for name, text in QUIET_CONFIGS.items():
+        target = layout.host("etc") / name
+        target.write_text("; Rendered by hotline.\n" + text, encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def _agent_sections(secrets: Secrets) -> str:
+    blocks = []
+    for number, password in sorted(secrets.agent_passwords.items()):
+        blocks.append(
+            f"[{number}](agent-endpoint)\nauth = {number}\naors = {number}\n"
+            f'callerid = "Agent {number}" <{number}>\n\n'
+            f"[{number}](agent-aor)\n\n"
+            f"[{number}]\ntype = auth\nauth_type = digest\nusername = {number}\npassword = {password}\n"
+        )
+    return "\n".join(blocks)
+
+
+def _agent_pattern(numbers: list[str]) -> str:
+    """A dialplan pattern that matches the agent numbers (they share a length)."""
+    width = len(numbers[0])
+    if any(len(n) != width for n in numbers):
+        raise TemplateError("agent numbers must all have the same number of digits")
+    common = 0
+    while common < width and len({n[common] for n in numbers}) == 1:
+        common += 1
+    return numbers[0][:common] + "X" * (width - common)

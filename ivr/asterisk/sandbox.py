@@ -1,0 +1,74 @@
+"""An Asterisk 22 from Debian testing, installed with debootstrap into a cached chroot and reused."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from ivr.asterisk.layout import SANDBOX_MARKER
+
+PACKAGES = "asterisk,asterisk-modules,asterisk-core-sounds-en-wav"
+Progress = Callable[[str], None]
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be installed; the message says which step failed and why."""
+
+
+def is_installed(root: Path) -> bool:
+    return (root / SANDBOX_MARKER).is_file()
+
+
+def install_sandbox(root: Path, suite: str, progress: Progress) -> Path:
+    """Install Asterisk into `root` unless it is there already. Safe to run again after a failure."""
+    if is_installed(root):
+        progress(f"Asterisk sandbox already installed at {root}")
+        return root
+    if os.geteuid() != 0:
+        raise SandboxError("installing the Asterisk sandbox needs root (debootstrap and chroot)")
+    _ensure_debootstrap(progress)
+    partial = root.with_name(root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"installing Asterisk from Debian {suite} into {root} (about a minute)")
+    command = ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", suite, str(partial)]
+    _run_with_progress(command, progress)
+    version = subprocess.run(
+        ["chroot", str(partial), "asterisk", "-V"], capture_output=True, text=True, check=False
+    )
+    if version.returncode != 0 or not version.stdout.startswith("Asterisk "):
+        raise SandboxError(f"the sandbox's asterisk does not run: {version.stderr.strip() or version.stdout}")
+    (partial / SANDBOX_MARKER).write_text(version.stdout)
+    partial.rename(root)
+    progress(f"installed {version.stdout.strip()}")
+    return root
+
+
+def _ensure_debootstrap(progress: Progress) -> None:
+    if shutil.which("debootstrap"):
+        return
+    progress("installing debootstrap")
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "debootstrap"]):
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise SandboxError(f"{' '.join(command)} failed: {result.stderr.strip()[-500:]}")
+
+
+def _run_with_progress(command: list[str], progress: Progress) -> None:
+    retrieved = 0
+    tail: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail = [*tail[-19:], line.rstrip()]
+            if line.startswith("I: Retrieving"):
+                retrieved += 1
+                if retrieved % 25 == 0:
+                    progress(f"  downloaded {retrieved} packages")
+            elif line.startswith(("I: Installing", "I: Configuring core", "I: Base system")):
+                progress("  " + line[3:].strip())
+    if process.returncode != 0:
+        raise SandboxError(f"debootstrap failed (exit {process.returncode}):\n" + "\n".join(tail))

@@ -1,0 +1,141 @@
+"""The durable record of calls: upserts by unique id, retried until the database takes them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.calls.tracker import Row
+from ivr.db.models import Call
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallerHistory:
+    prior_calls: int
+    last_call_at: datetime | None
+
+
+class CallStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def upsert(self, rows: list[Row]) -> None:
+        async with self.engine.begin() as connection:
+            for row in rows:
+                statement = self._insert(Call).values(**row)
+                updates = {key: statement.excluded[key] for key in row if key != "uniqueid"}
+                await connection.execute(statement.on_conflict_do_update(index_elements=["uniqueid"], set_=updates))
+
+    async def caller_history(self, number: str, now: datetime, exclude: str, days: int = 30) -> CallerHistory:
+        query = select(func.count(Call.id), func.max(Call.started_at)).where(
+            Call.caller_number == number,
+            Call.started_at >= now - timedelta(days=days),
+            Call.uniqueid != exclude,
+        )
+        async with self.engine.connect() as connection:
+            count, last = (await connection.execute(query)).one()
+        return CallerHistory(int(count), last)
+
+
+class CallWriter:
+    """Takes rows without blocking the caller's path and writes them in order, retrying on failure.
+
+    Rows for the same call are merged while they wait, so a burst of events costs one write.
+    """
+
+    def __init__(self, store: CallStore, spool: Path, max_delay: float = 10.0) -> None:
+        self.store = store
+        self.spool = spool
+        self.max_delay = max_delay
+        self.pending: dict[str, Row] = {}
+        self.last_error: str | None = None
+        self.rows_written = 0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._listeners: list[Callable[[Row], None]] = []
+
+    def submit(self, row: Row) -> None:
+        self.pending[row["uniqueid"]] = {**self.pending.get(row["uniqueid"], {}), **row}
+        self._idle.clear()
+        self._wake.set()
+
+    def on_written(self, listener: Callable[[Row], None]) -> Callable[[], None]:
+        """Call `listener` with each row once it is in the database; returns the unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def run(self) -> None:
+        delay = 0.2
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self.pending = self.pending, {}
+            try:
+                await self.store.upsert(list(batch.values()))
+            except (SQLAlchemyError, OSError) as exc:
+                self._requeue(batch)
+                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                logger.warning("database write failed, %d call(s) kept for retry in %.1f s: %s",
+                               len(batch), delay, self.last_error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_delay)
+                self._wake.set()
+                continue
+            delay, self.last_error = 0.2, None
+            self.rows_written += len(batch)
+            for row in batch.values():
+                for listener in list(self._listeners):
+                    listener(row)
+            if not self.pending:
+                self._idle.set()
+
+    def _requeue(self, batch: dict[str, Row]) -> None:
+        for uniqueid, row in batch.items():
+            self.pending[uniqueid] = {**row, **self.pending.get(uniqueid, {})}
+
+    def load_spool(self) -> int:
+        """Take back rows a previous run could not write (the database was away when it stopped)."""
+        if not self.spool.exists():
+            return 0
+        rows = [json.loads(line) for line in self.spool.read_text().splitlines() if line.strip()]
+        for row in rows:
+            self.submit({k: datetime.fromisoformat(v) if k.endswith("_at") else v for k, v in row.items()})
+        self.spool.unlink()
+        logger.info("took back %d call row(s) from %s", len(rows), self.spool)
+        return len(rows)
+
+    def save_spool(self) -> int:
+        """Keep unwritten rows on disk so that stopping while the database is away loses nothing."""
+        if not self.pending:
+            return 0
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        lines = [json.dumps(row, default=lambda v: v.isoformat()) for row in self.pending.values()]
+        temporary = self.spool.with_suffix(".tmp")
+        temporary.write_text("\n".join(lines) + "\n")
+        os.replace(temporary, self.spool)
+        logger.warning("database unreachable: %d call row(s) kept in %s", len(lines), self.spool)
+        return len(lines)
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until everything submitted is written; False if the database stayed away."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+            return True
+        except TimeoutError:
+            return False

@@ -1,0 +1,176 @@
+"""Live calls, built from AMI events and the FastAGI intake, published as rows for the writer.
+
+Only channels that enter the citizens' context are tracked; agents' legs are ignored except where a
+queue event names the caller's channel. Times come from Asterisk's event timestamps when present.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from routing.call_outcome import Outcome, QueueFacts, final_outcome
+
+logger = logging.getLogger(__name__)
+Row = dict[str, Any]
+
+
+@dataclass
+class CallRecord:
+    uniqueid: str
+    linkedid: str | None = None
+    caller_number: str | None = None
+    dialled_number: str | None = None
+    queue: str | None = None
+    intake: str | None = None
+    started_at: datetime | None = None
+    enqueued_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    wait_seconds: float | None = None
+    talk_seconds: float | None = None
+    agent: str | None = None
+    outcome: str = Outcome.IN_PROGRESS.value
+    hangup_cause: str | None = None
+    facts: dict[str, bool] = field(default_factory=dict)
+
+    def row(self) -> Row:
+        values = {name: getattr(self, name) for name in ROW_FIELDS}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+ROW_FIELDS = [name for name in CallRecord.__dataclass_fields__ if name != "facts"]
+
+
+def event_time(fields: Mapping[str, str]) -> datetime:
+    stamp = fields.get("Timestamp")
+    try:
+        return datetime.fromtimestamp(float(stamp), UTC) if stamp else datetime.now(UTC)
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def _seconds(fields: Mapping[str, str], key: str) -> float | None:
+    try:
+        return float(fields[key])
+    except (KeyError, ValueError):
+        return None
+
+
+class CallTracker:
+    def __init__(self, hotline_number: str, citizens_context: str, publish: Callable[[Row], None]) -> None:
+        self.hotline_number = hotline_number
+        self.citizens_context = citizens_context
+        self.publish = publish
+        self.live: dict[str, CallRecord] = {}
+        self._handlers: dict[str, Callable[[Mapping[str, str]], None]] = {
+            "Newchannel": self._new_channel,
+            "QueueCallerJoin": self._queue_join,
+            "AgentConnect": self._agent_connect,
+            "QueueCallerAbandon": self._abandon,
+            "QueueCallerLeave": self._queue_leave,
+            "AgentComplete": self._agent_complete,
+            "Hangup": self._hangup,
+        }
+
+    @property
+    def events(self) -> list[str]:
+        return list(self._handlers)
+
+    def handle(self, name: str, fields: Mapping[str, str]) -> None:
+        handler = self._handlers.get(name)
+        if handler is not None:
+            handler(fields)
+
+    def intake(self, uniqueid: str, caller: str, dialled: str) -> None:
+        """Our FastAGI greeted this caller (so the dialplan fallback was not needed)."""
+        record = self._record(uniqueid)
+        record.intake = "ivr"
+        record.caller_number = record.caller_number or caller
+        record.dialled_number = record.dialled_number or dialled
+        record.started_at = record.started_at or datetime.now(UTC)
+        self._changed(record)
+
+    def _record(self, uniqueid: str) -> CallRecord:
+        record = self.live.get(uniqueid)
+        if record is None:
+            record = self.live[uniqueid] = CallRecord(uniqueid)
+        return record
+
+    def _changed(self, record: CallRecord) -> None:
+        self.publish(record.row())
+
+    def _new_channel(self, fields: Mapping[str, str]) -> None:
+        if fields.get("Context") != self.citizens_context:
+            return
+        record = self._record(fields["Uniqueid"])
+        record.linkedid = fields.get("Linkedid")
+        record.caller_number = fields.get("CallerIDNum") or record.caller_number
+        record.dialled_number = fields.get("Exten") or record.dialled_number
+        record.started_at = event_time(fields)
+        self._changed(record)
+
+    def _queue_join(self, fields: Mapping[str, str]) -> None:
+        record = self._record(fields["Uniqueid"])
+        record.linkedid = record.linkedid or fields.get("Linkedid")
+        record.caller_number = record.caller_number or fields.get("CallerIDNum")
+        record.queue = fields.get("Queue")
+        record.intake = record.intake or "fallback"
+        record.enqueued_at = event_time(fields)
+        record.started_at = record.started_at or record.enqueued_at
+        record.facts["joined_queue"] = True
+        self._changed(record)
+
+    def _agent_connect(self, fields: Mapping[str, str]) -> None:
+        record = self.live.get(fields.get("Uniqueid", ""))
+        if record is None:
+            return
+        record.answered_at = event_time(fields)
+        record.wait_seconds = _seconds(fields, "HoldTime")
+        record.agent = fields.get("MemberName") or fields.get("Interface")
+        record.facts["answered"] = True
+        record.outcome = Outcome.ANSWERED.value
+        self._changed(record)
+
+    def _abandon(self, fields: Mapping[str, str]) -> None:
+        record = self.live.get(fields.get("Uniqueid", ""))
+        if record is None:
+            return
+        record.wait_seconds = _seconds(fields, "HoldTime")
+        record.facts["abandoned"] = True
+        self._changed(record)
+
+    def _queue_leave(self, fields: Mapping[str, str]) -> None:
+        record = self.live.get(fields.get("Uniqueid", ""))
+        if record is None or record.facts.get("answered"):
+            return
+        record.facts["left_queue"] = True
+        if record.wait_seconds is None and record.enqueued_at is not None:
+            record.wait_seconds = round((event_time(fields) - record.enqueued_at).total_seconds(), 3)
+
+    def _agent_complete(self, fields: Mapping[str, str]) -> None:
+        record = self.live.get(fields.get("Uniqueid", ""))
+        if record is not None:
+            record.talk_seconds = _seconds(fields, "TalkTime")
+
+    def _hangup(self, fields: Mapping[str, str]) -> None:
+        record = self.live.pop(fields.get("Uniqueid", ""), None)
+        if record is None:
+            return
+        record.ended_at = event_time(fields)
+        record.hangup_cause = fields.get("Cause-txt") or fields.get("Cause")
+        facts = QueueFacts(
+            dialled_hotline=record.dialled_number in (None, self.hotline_number),
+            joined_queue=record.facts.get("joined_queue", False),
+            answered=record.facts.get("answered", False),
+            abandoned=record.facts.get("abandoned", False),
+            left_queue=record.facts.get("left_queue", False),
+        )
+        record.outcome = final_outcome(facts).value
+        if record.answered_at and record.talk_seconds is None:
+            record.talk_seconds = round((record.ended_at - record.answered_at).total_seconds(), 3)
+        logger.info("[%s] call from %s ended: %s", record.uniqueid, record.caller_number, record.outcome)
+        self._changed(record)

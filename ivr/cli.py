@@ -1,0 +1,226 @@
+"""The `hotline` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ivr.app import build_app
+from ivr.asterisk.layout import AsteriskLayout, choose_layout
+from ivr.asterisk.process import AsteriskProcess, AsteriskStartError
+from ivr.asterisk.render import render_all
+from ivr.asterisk.sandbox import SandboxError, install_sandbox
+from ivr.db.engine import SchemaOutdated, create_engine, upgrade
+from ivr.democall import DemoCallError, place_demo_call
+from ivr.prompts.generate import PromptError, generate_prompts
+from ivr.secrets import Secrets, SecretsError, ensure_secrets
+from ivr.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("hotline")
+EXPECTED_ERRORS = (
+    SettingsError, SecretsError, SandboxError, AsteriskStartError, PromptError, SchemaOutdated, DemoCallError, OSError,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if not hasattr(arguments, "run"):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings(arguments.config, overrides=arguments.set)
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
+        result: int = arguments.run(settings, arguments)
+        return result
+    except EXPECTED_ERRORS as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description="The 12345 hotline server.")
+    parser.add_argument("--config", type=Path, help="settings file (TOML); default $HOTLINE_CONFIG")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one setting, e.g. --set web.port=8081 (repeatable)")
+    commands = parser.add_subparsers(title="commands")
+    _command(commands, "up", "bring up the whole hotline on this machine (Asterisk included)", cmd_up)
+    _command(commands, "serve", "run the server alone against an Asterisk that runs elsewhere", cmd_serve)
+    _command(commands, "setup", "generate secrets, render Asterisk's configuration and prompts", cmd_setup)
+    asterisk = commands.add_parser("asterisk", help="the Asterisk this hotline drives").add_subparsers(title="actions")
+    _command(asterisk, "install", "install the Asterisk sandbox (debootstrap, cached)", cmd_asterisk_install)
+    _command(asterisk, "start", "render the configuration and start Asterisk in the background", cmd_asterisk_start)
+    _command(asterisk, "stop", "stop Asterisk", cmd_asterisk_stop)
+    _command(asterisk, "cli", "open Asterisk's console", cmd_asterisk_cli)
+    db = commands.add_parser("db", help="the database").add_subparsers(title="actions")
+    _command(db, "upgrade", "migrate the database schema to the newest version", cmd_db_upgrade)
+    call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
+    call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
+    call.add_argument("--caller", default="13800138000", help="the citizen's number")
+    call.add_argument("--seconds", type=int, default=30, help="hang up after this many seconds")
+    return parser
+
+
+def _command(
+    group: Any, name: str, help_text: str, run: Callable[[Settings, argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _progress(message: str) -> None:
+    print(f"[hotline] {message}", flush=True)
+
+
+def prepare(settings: Settings, install: bool) -> tuple[Secrets, AsteriskLayout]:
+    """Everything `up` and `asterisk start` need on disk before Asterisk starts."""
+    secrets = ensure_secrets(settings)
+    layout = choose_layout(settings)
+    if layout.root is not None and install:
+        install_sandbox(layout.root, settings.asterisk.suite, _progress)
+    render_all(settings, secrets, layout)
+    custom = Path(settings.prompts.custom_dir) if settings.prompts.custom_dir else None
+    generate_prompts(layout.sounds_dir, settings.prompts.voice, custom)
+    return secrets, layout
+
+
+def cmd_setup(settings: Settings, _arguments: argparse.Namespace) -> int:
+    _secrets, layout = prepare(settings, install=False)
+    _progress(f"configuration rendered into {layout.host('etc')}; secrets in {settings.secrets_file}")
+    return 0
+
+
+def cmd_up(settings: Settings, _arguments: argparse.Namespace) -> int:
+    secrets, layout = prepare(settings, install=True)
+    _progress("migrating the database")
+    _run(_upgrade(settings))
+    return _run(_up(settings, secrets, layout))
+
+
+async def _up(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> int:
+    asterisk = AsteriskProcess(layout, settings.asterisk.start_timeout)
+    _progress("starting Asterisk")
+    await asterisk.start()
+    try:
+        return await _serve(settings, secrets, layout, on_ready=lambda: _print_welcome(settings, secrets, layout))
+    finally:
+        _progress("stopping Asterisk")
+        await asterisk.stop()
+
+
+def cmd_serve(settings: Settings, _arguments: argparse.Namespace) -> int:
+    secrets = ensure_secrets(settings)
+    return _run(_serve(settings, secrets, choose_layout(settings), on_ready=lambda: None))
+
+
+async def _serve(
+    settings: Settings, secrets: Secrets, layout: AsteriskLayout, on_ready: Callable[[], None]
+) -> int:
+    app = build_app(settings, secrets, layout.inner("sounds"))
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.web.host, settings.web.port).start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        on_ready()
+        await stop.wait()
+        _progress("stopping")
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+def _print_welcome(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> None:
+    first = settings.agent_numbers[0]
+    print(
+        f"""
+The 12345 hotline is up.
+  Citizens' calls (SIP):  sip:{settings.sip.hotline_number}@<this machine>:{settings.sip.port}
+                          accepted from {", ".join(settings.sip.carrier_addresses)} (setting sip.carrier_addresses)
+  Agents' softphones:     register as {first}…{settings.agent_numbers[-1]} at <this machine>:{settings.sip.port}
+                          e.g. user {first}, password {secrets.agent_passwords[first]}
+                          (all passwords: {settings.secrets_file})
+  Web:                    http://{settings.web.host}:{settings.web.port}/healthz
+  Asterisk log:           {layout.messages_log}
+  Try it:                 hotline call   (a demo citizen call, in another terminal)
+Press Ctrl-C to stop everything.
+""",
+        flush=True,
+    )
+
+
+def cmd_asterisk_install(settings: Settings, _arguments: argparse.Namespace) -> int:
+    layout = choose_layout(settings)
+    if layout.root is None:
+        _progress("a system Asterisk is installed; it will be used (set asterisk.mode=sandbox to override)")
+        return 0
+    install_sandbox(layout.root, settings.asterisk.suite, _progress)
+    return 0
+
+
+def cmd_asterisk_start(settings: Settings, _arguments: argparse.Namespace) -> int:
+    _secrets, layout = prepare(settings, install=True)
+    asterisk = AsteriskProcess(layout, settings.asterisk.start_timeout)
+    if _run(asterisk.is_running()):
+        _progress("Asterisk is already running; configuration re-rendered (reload it from 'hotline asterisk cli')")
+        return 0
+    subprocess.run(layout.command(), check=True)  # without -f Asterisk puts itself in the background
+    _run(asterisk.wait_fully_booted())
+    _progress(f"Asterisk is up; log {layout.messages_log}")
+    return 0
+
+
+def cmd_asterisk_stop(settings: Settings, _arguments: argparse.Namespace) -> int:
+    asterisk = AsteriskProcess(choose_layout(settings), settings.asterisk.start_timeout)
+    output = _run(asterisk.cli("core stop gracefully", timeout=30))
+    _progress("Asterisk stopped" if output is not None else "Asterisk was not running")
+    return 0
+
+
+def cmd_asterisk_cli(settings: Settings, _arguments: argparse.Namespace) -> int:
+    command = choose_layout(settings).command("-r")
+    os.execvp(command[0], command)
+
+
+def cmd_db_upgrade(settings: Settings, _arguments: argparse.Namespace) -> int:
+    _run(_upgrade(settings))
+    _progress(f"database at the newest schema: {settings.database.split('@')[-1]}")
+    return 0
+
+
+async def _upgrade(settings: Settings) -> None:
+    engine = create_engine(settings.database)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def cmd_call(settings: Settings, arguments: argparse.Namespace) -> int:
+    number = arguments.number or settings.sip.hotline_number
+    _progress(f"calling {number} as {arguments.caller} for up to {arguments.seconds} s (SIPp)")
+    summary = place_demo_call(settings, number, arguments.caller, arguments.seconds)
+    _progress(summary)
+    return 0
+
+
+def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coroutine)

@@ -1,0 +1,73 @@
+"""The async engine, the Alembic upgrade and a health probe."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 5})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    # WAL lets the web pages read while the call recorder writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema to `revision` with Alembic, on the engine's own connection."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade_sync, revision)
+
+
+def _upgrade_sync(connection: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def ping(engine: AsyncEngine, timeout: float = 2.0) -> None:
+    async with asyncio.timeout(timeout), engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+class SchemaOutdated(RuntimeError):
+    """The database is not at the newest migration; `hotline db upgrade` brings it there."""
+
+
+async def ensure_current(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        current, head = await connection.run_sync(_revisions)
+    if current != head:
+        raise SchemaOutdated(
+            f"database schema is at {current or 'nothing'}, the code needs {head}: run 'hotline db upgrade'"
+        )
+
+
+def _revisions(connection: Connection) -> tuple[str | None, str | None]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return MigrationContext.configure(connection).get_current_revision(), ScriptDirectory.from_config(config).get_current_head()

@@ -1,0 +1,86 @@
+"""SIPp as a citizen or an agent: the demo call of `hotline call`, and the peers the tests drive."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ivr.settings import Settings
+
+SCENARIO_DIR = Path(__file__).resolve().parents[1] / "tests" / "sipp"
+
+
+class DemoCallError(RuntimeError):
+    """SIPp is missing, or the call did not go as expected; the message carries SIPp's error log."""
+
+
+@dataclass(frozen=True)
+class Sipp:
+    """One SIPp process's command line."""
+
+    scenario: str
+    target: str  # host:port of Asterisk's SIP transport
+    local_ip: str
+    service: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    pause_ms: int | None = None
+    username: str | None = None
+    password: str | None = None
+    out_of_call: str | None = None
+    timeout_s: int = 60
+
+    def command(self, workdir: Path) -> list[str]:
+        binary = shutil.which("sipp")
+        if binary is None:
+            raise DemoCallError("SIPp is not installed: apt-get install sip-tester")
+        argv = [binary, self.target, "-sf", str(SCENARIO_DIR / self.scenario), "-i", self.local_ip,
+                "-p", str(free_udp_port(self.local_ip)), "-mp", str(free_udp_port(self.local_ip)),
+                "-m", "1", "-l", "1", "-timeout", f"{self.timeout_s}s", "-timeout_error", "-nostdin",
+                "-trace_err", "-error_file", str(workdir / "errors.log")]
+        if self.service:
+            argv += ["-s", self.service]
+        if self.pause_ms is not None:
+            argv += ["-d", str(self.pause_ms)]
+        if self.username:
+            argv += ["-au", self.username, "-ap", self.password or ""]
+        if self.out_of_call:
+            argv += ["-oocsf", str(SCENARIO_DIR / self.out_of_call)]
+        for name, value in self.variables.items():
+            argv += ["-set", name, value]
+        return argv
+
+
+def free_udp_port(address: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((address, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def error_log(workdir: Path) -> str:
+    path = workdir / "errors.log"
+    return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+
+def place_demo_call(settings: Settings, number: str, caller: str, seconds: int) -> str:
+    carrier = settings.sip.carrier_addresses[0].split("/")[0]
+    sipp = Sipp(
+        scenario="citizen_hangs_up.xml",
+        target=f"127.0.0.1:{settings.sip.port}",
+        local_ip=carrier,
+        service=number,
+        variables={"caller": caller},
+        pause_ms=seconds * 1000,
+        timeout_s=seconds + 30,
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run(sipp.command(Path(scratch)), cwd=scratch, capture_output=True, text=True,
+                                check=False)
+        if result.returncode != 0:
+            raise DemoCallError(f"the demo call failed (SIPp exit {result.returncode}):\n{error_log(Path(scratch))}")
+    return f"call from {caller} to {number} answered and hung up after {seconds} s; it is in the calls table"

@@ -1,0 +1,133 @@
+"""The FastAGI server: accept, read the environment, dispatch by script name, never strand the caller.
+
+Whatever goes wrong here, the dialplan continues after AGI() and takes the caller to the agents;
+this module's job is to end the AGI session promptly and to log why, with the call's unique id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from ivr.fastagi.errors import AgiError, AgiHangup, AgiHeaderError, DuplicateRouteError
+from ivr.fastagi.protocol import AgiCall, read_environment
+from ivr.settings import FastAgiSettings
+
+logger = logging.getLogger(__name__)
+
+Ctx = TypeVar("Ctx")
+Handler = Callable[[AgiCall, Ctx], Awaitable[None]]
+ERROR_VARIABLE = "HOTLINE_AGI_ERROR"
+STREAM_LIMIT = 64 * 1024
+
+
+class Router(Generic[Ctx]):
+    """Script name → handler, registered explicitly; a second handler for a name is refused."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Handler[Ctx]] = {}
+
+    def add(self, script: str, handler: Handler[Ctx]) -> None:
+        if script in self._routes:
+            raise DuplicateRouteError(f"AGI script {script!r} already has a handler")
+        self._routes[script] = handler
+
+    def resolve(self, script: str) -> Handler[Ctx] | None:
+        return self._routes.get(script)
+
+    @property
+    def scripts(self) -> list[str]:
+        return sorted(self._routes)
+
+
+class FastAgiServer(Generic[Ctx]):
+    def __init__(
+        self,
+        settings: FastAgiSettings,
+        router: Router[Ctx],
+        context_for: Callable[[AgiCall], Ctx],
+    ) -> None:
+        self.settings = settings
+        self.router = router
+        self.context_for = context_for
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[Any]] = set()
+        self.sessions_served = 0
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, self.settings.host, self.settings.port, limit=STREAM_LIMIT, reuse_address=True
+        )
+        logger.info("FastAGI listening on %s:%s", self.settings.host, self.settings.port)
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._sessions):
+            task.cancel()
+        await asyncio.gather(*self._sessions, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+        logger.info("FastAGI stopped")
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        try:
+            await self._session(reader, writer)
+        finally:
+            self._sessions.discard(task)
+            self.sessions_served += 1
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            environment = await read_environment(
+                reader, self.settings.max_header_bytes, self.settings.header_timeout
+            )
+        except AgiHeaderError as exc:
+            logger.warning("[peer %s] FastAGI session refused: %s", peer, exc)
+            writer.close()
+            return
+        call = AgiCall(reader, writer, environment, self.settings.command_timeout)
+        try:
+            await self._dispatch(call)
+        finally:
+            await call.close()
+
+    async def _dispatch(self, call: AgiCall) -> None:
+        uid = call.uniqueid
+        handler = self.router.resolve(call.script)
+        if handler is None:
+            logger.error("[%s] unknown AGI script %r; the caller goes on to the queue", uid, call.script)
+            await self._note_failure(call, "unknown-script")
+            return
+        try:
+            async with asyncio.timeout(self.settings.handler_timeout):
+                await handler(call, self.context_for(call))
+        except AgiHangup as exc:
+            logger.info("[%s] %s: caller hung up (%s)", uid, call.script, exc)
+        except AgiError as exc:
+            logger.error("[%s] %s failed: %s %s; the caller goes on to the queue", uid, call.script, exc, exc.reply)
+            await self._note_failure(call, type(exc).__name__)
+        except TimeoutError:
+            logger.error("[%s] %s ran past %g s; the caller goes on to the queue", uid, call.script,
+                         self.settings.handler_timeout)
+            await self._note_failure(call, "handler-timeout")
+        except Exception:
+            logger.exception("[%s] %s crashed; the caller goes on to the queue", uid, call.script)
+            await self._note_failure(call, "handler-crashed")
+
+    async def _note_failure(self, call: AgiCall, reason: str) -> None:
+        """Tell the dialplan why (best effort: the channel may be gone already)."""
+        with contextlib.suppress(AgiError):
+            await call.command("SET VARIABLE", ERROR_VARIABLE, reason, timeout=1.0)

@@ -1,0 +1,52 @@
+"""What a call-flow handler gets besides the call: settings, services and a logger tagged with the call."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+from ivr.calls.store import CallerHistory, CallStore
+from ivr.calls.tracker import CallTracker
+from ivr.fastagi import AgiCall
+from ivr.settings import Settings
+
+logger = logging.getLogger("ivr.callflow")
+
+
+class CallLog(logging.LoggerAdapter[logging.Logger]):
+    def process(self, msg: object, kwargs: dict[str, object]) -> tuple[object, dict[str, object]]:
+        return f"[{self.extra['uniqueid'] if self.extra else '-'}] {msg}", kwargs
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    tracker: CallTracker
+    store: CallStore
+    sounds_dir: PurePosixPath  # as Asterisk sees it
+
+
+@dataclass(frozen=True)
+class CallContext:
+    services: Services
+    log: CallLog
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def prompt(self, name: str) -> str:
+        return str(self.services.sounds_dir / name)
+
+    async def caller_history(self, call: AgiCall) -> CallerHistory:
+        return await self.services.store.caller_history(call.caller_number, datetime.now(UTC), call.uniqueid)
+
+
+class CallContextFactory:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def __call__(self, call: AgiCall) -> CallContext:
+        return CallContext(self.services, CallLog(logger, {"uniqueid": call.uniqueid}))

@@ -1,0 +1,23 @@
+"""Typed keys for what the composition root puts on the aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.ami.client import AmiClient
+from ivr.calls.store import CallStore, CallWriter
+from ivr.calls.tracker import CallTracker
+from ivr.fastagi import FastAgiServer
+from ivr.intake.context import CallContext
+from ivr.secrets import Secrets
+from ivr.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+SECRETS = web.AppKey("secrets", Secrets)
+ENGINE = web.AppKey("engine", AsyncEngine)
+CALL_STORE = web.AppKey("call_store", CallStore)
+CALL_WRITER = web.AppKey("call_writer", CallWriter)
+TRACKER = web.AppKey("tracker", CallTracker)
+AMI = web.AppKey("ami", AmiClient)
+FASTAGI = web.AppKey("fastagi", FastAgiServer[CallContext])

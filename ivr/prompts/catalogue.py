@@ -1,0 +1,9 @@
+"""Every prompt the hotline plays, in one place. Keep them short: GB/T 33358 wants calls answered in 15 s."""
+
+from __future__ import annotations
+
+# Numbers are written the way they are read out on the phone (幺二三四五, not 一万两千…).
+PROMPTS: dict[str, str] = {
+    "greeting": "您好，幺二三四五热线，正在为您接通。",
+    "all-busy": "对不起，坐席全忙，请稍后再拨。",
+}

@@ -1,0 +1,305 @@
+"""Settings: defaults in code, then a TOML file, then HOTLINE_* variables, then --set flags.
+
+Everything is validated once into a frozen object; a wrong value stops start-up with a message that
+names the key. Handlers receive the object and never read files or the environment themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "HOTLINE_"
+DEFAULT_CONFIG_FILE = Path("/etc/hotline/hotline.toml")
+
+
+class SettingsError(ValueError):
+    """A setting is unknown or has a value that cannot be used; the message names the key."""
+
+
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a port number from 1 to 65535")
+    return value
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("expected a number above zero")
+    return value
+
+
+def _address(value: str) -> str:
+    ipaddress.ip_address(value)
+    return value
+
+
+def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
+    for item in value:
+        ipaddress.ip_network(item, strict=False)
+    return value
+
+
+def _one_of(*allowed: str) -> typing.Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError("expected one of " + ", ".join(allowed))
+        return value
+
+    return check
+
+
+def _digits(value: str) -> str:
+    if not value.isdigit():
+        raise ValueError("expected digits only")
+    return value
+
+
+def _setting(default: Any, check: typing.Callable[[Any], Any] | None = None, doc: str = "") -> Any:
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+@dataclass(frozen=True)
+class FastAgiSettings:
+    host: str = _setting("127.0.0.1", _address, "address the FastAGI server listens on")
+    port: int = _setting(4573, _port)
+    header_timeout: float = _setting(5.0, _positive, "seconds Asterisk has to send the AGI environment")
+    max_header_bytes: int = _setting(16384, _positive, "a larger AGI environment is refused")
+    command_timeout: float = _setting(10.0, _positive, "seconds to wait for the reply to one AGI command")
+    handler_timeout: float = _setting(20.0, _positive, "seconds a call flow may keep the caller in AGI")
+    lookup_timeout: float = _setting(0.5, _positive, "seconds a caller look-up may take before it is skipped")
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str = _setting("127.0.0.1", _address, "address of Asterisk's manager interface")
+    port: int = _setting(5038, _port)
+    username: str = _setting("hotline")
+    action_timeout: float = _setting(5.0, _positive, "seconds to wait for the reply to one AMI action")
+    reconnect_delay: float = _setting(1.0, _positive)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = _setting("127.0.0.1", _address)
+    port: int = _setting(8080, _port)
+
+
+@dataclass(frozen=True)
+class SipSettings:
+    bind: str = _setting("0.0.0.0", _address, "address Asterisk's SIP transport listens on")
+    port: int = _setting(5060, _port)
+    carrier_addresses: tuple[str, ...] = _setting(
+        ("127.0.0.2",), _addresses, "addresses (or networks) of the carrier that delivers citizens' calls"
+    )
+    hotline_number: str = _setting("12345", _digits)
+    first_agent: int = _setting(8001, _positive)
+    agent_count: int = _setting(40, _positive)
+    rtp_start: int = _setting(20000, _port)
+    rtp_end: int = _setting(20999, _port)
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    name: str = _setting("hotline")
+    strategy: str = _setting(
+        "leastrecent", _one_of("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear")
+    )
+    ring_seconds: int = _setting(15, _positive, "how long one agent's phone rings before the next is tried")
+    max_wait_seconds: int = _setting(300, _positive, "longest a caller waits before the apology")
+    wrapup_seconds: int = _setting(10, _positive, "pause after a call before an agent is offered the next")
+    service_level_seconds: int = _setting(15, _positive, "GB/T 33358: answered within 15 s")
+
+
+@dataclass(frozen=True)
+class AsteriskSettings:
+    mode: str = _setting("auto", _one_of("auto", "sandbox", "system"), "sandbox: Asterisk in a chroot")
+    instance: str = _setting("hotline", doc="name of this Asterisk's directory inside the sandbox")
+    suite: str = _setting("testing", _one_of("testing", "sid", "unstable", "trixie", "forky"))
+    start_timeout: float = _setting(60.0, _positive)
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    voice: str = _setting("cmn", doc="espeak-ng voice for generated prompts")
+    custom_dir: str = _setting("", doc="recorded prompts (NAME.wav, 8 kHz mono) that replace generated ones")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = _setting(Path("/var/lib/hotline"))
+    cache_dir: Path = _setting(Path("/var/cache/hotline"), doc="the Asterisk sandbox is kept here")
+    database_url: str = _setting("", doc="SQLAlchemy URL; empty means SQLite under data_dir")
+    log_level: str = _setting("INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    sip: SipSettings = field(default_factory=SipSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    prompts: PromptSettings = field(default_factory=PromptSettings)
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'hotline.db'}"
+
+    @property
+    def agent_numbers(self) -> list[str]:
+        first = self.sip.first_agent
+        return [str(number) for number in range(first, first + self.sip.agent_count)]
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.data_dir / "secrets.toml"
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Iterable[str] = (),
+) -> Settings:
+    """Merge the four layers and validate them; raises SettingsError naming the offending key."""
+    environ = os.environ if environ is None else environ
+    layers: list[dict[str, Any]] = []
+    chosen = config_file or _path_or_none(environ.get(ENV_PREFIX + "CONFIG"))
+    if chosen is None and DEFAULT_CONFIG_FILE.exists():
+        chosen = DEFAULT_CONFIG_FILE
+    if chosen is not None:
+        layers.append(_flatten(_read_toml(chosen)))
+    layers.append(_from_environ(environ))
+    layers.append(_from_overrides(overrides))
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    return _build(Settings, merged, prefix="")
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(key, default, doc) for every setting: the reference table in the README comes from here."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(cls: type, prefix: str) -> None:
+        for item in dataclasses.fields(cls):
+            kind = _field_type(cls, item.name)
+            if dataclasses.is_dataclass(kind):
+                walk(typing.cast(type, kind), f"{prefix}{item.name}.")
+            else:
+                rows.append((prefix + item.name, repr(item.default), item.metadata.get("doc", "")))
+
+    walk(Settings, "")
+    return rows
+
+
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise SettingsError(f"cannot read the settings file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"the settings file {path} is not valid TOML: {exc}") from exc
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    known = {key.replace(".", "_").upper(): key for key, _, _ in describe()}
+    found: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        suffix = name[len(ENV_PREFIX) :]
+        if suffix not in known:
+            raise SettingsError(f"unknown setting in environment variable {name}")
+        found[known[suffix]] = value
+    return found
+
+
+def _from_overrides(overrides: Iterable[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SettingsError(f"--set expects KEY=VALUE, got {item!r}")
+        found[key.strip()] = value
+    return found
+
+
+def _field_type(cls: type, name: str) -> Any:
+    return typing.get_type_hints(cls)[name]
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    kwargs: dict[str, Any] = {}
+    names = {item.name for item in dataclasses.fields(cls)}
+    for key in values:
+        if key.startswith(prefix) and key[len(prefix) :].split(".")[0] not in names:
+            raise SettingsError(f"unknown setting {key!r}")
+    for item in dataclasses.fields(cls):
+        key = prefix + item.name
+        kind = _field_type(cls, item.name)
+        if dataclasses.is_dataclass(kind):
+            kwargs[item.name] = _build(typing.cast(type, kind), values, key + ".")
+        elif key in values:
+            kwargs[item.name] = _convert(key, kind, values[key], item.metadata.get("check"))
+    return cls(**kwargs)
+
+
+def _convert(key: str, kind: Any, raw: Any, check: typing.Callable[[Any], Any] | None) -> Any:
+    try:
+        value = _coerce(kind, raw)
+        return check(value) if check else value
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {key}: {exc} (got {raw!r})") from exc
+
+
+def _coerce(kind: Any, raw: Any) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in {"1", "true", "yes", "on"}:
+            return True
+        if str(raw).lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError("expected true or false")
+    if kind is int:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError("expected a whole number")
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if kind is Path:
+        return Path(str(raw))
+    if kind is str:
+        if not isinstance(raw, str):
+            raise ValueError("expected text")
+        return raw
+    if typing.get_origin(kind) is tuple:
+        items = raw if isinstance(raw, list | tuple) else [p for p in str(raw).split(",") if p.strip()]
+        return tuple(str(item).strip() for item in items)
+    raise TypeError(f"unsupported setting type {kind}")

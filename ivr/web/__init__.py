@@ -1,0 +1,1 @@
+"""The web side: health now; the agents' desk, portal and API hang off the same application."""

@@ -1,0 +1,44 @@
+"""GET /healthz: is each part of the hotline working? 200 when all are, 503 otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from ivr import keys
+from ivr.db.engine import ping
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    database = await _database(app)
+    ami = app[keys.AMI]
+    fastagi = app[keys.FASTAGI]
+    writer = app[keys.CALL_WRITER]
+    body: dict[str, Any] = {
+        "database": {**database, "pending_writes": len(writer.pending), "last_write_error": writer.last_error},
+        "ami": {"ok": ami.connected, "logins": ami.logins, **ami.queue_state.summary()},
+        "fastagi": {
+            "ok": fastagi.listening,
+            "address": f"{fastagi.settings.host}:{fastagi.settings.port}",
+            "sessions_served": fastagi.sessions_served,
+        },
+        "live_calls": len(app[keys.TRACKER].live),
+    }
+    healthy = database["ok"] and ami.connected and fastagi.listening
+    body["ok"] = healthy
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+async def _database(app: web.Application) -> dict[str, Any]:
+    try:
+        await ping(app[keys.ENGINE])
+        return {"ok": True}
+    except (SQLAlchemyError, OSError) as exc:  # TimeoutError is an OSError
+        return {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz, name="healthz")

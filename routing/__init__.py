@@ -1,0 +1,1 @@
+"""Pure decision logic (no I/O): queues, agents, dispatch, deadlines."""

@@ -1,0 +1,97 @@
+"""Fixtures: settings on test ports, the real Asterisk (sandbox), the hotline server, SIPp peers, databases."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from ivr.asterisk.layout import AsteriskLayout, choose_layout
+from ivr.asterisk.process import AsteriskProcess
+from ivr.asterisk.render import render_all
+from ivr.asterisk.sandbox import install_sandbox
+from ivr.prompts.generate import generate_prompts
+from ivr.secrets import Secrets, ensure_secrets
+from ivr.settings import Settings, load_settings
+from tests.helpers import Hotline, fresh_postgres_database, start_hotline
+
+TEST_PORTS = {
+    "HOTLINE_SIP_PORT": "15060",
+    "HOTLINE_AMI_PORT": "15038",
+    "HOTLINE_FASTAGI_PORT": "14573",
+    "HOTLINE_WEB_PORT": "18080",
+    "HOTLINE_SIP_BIND": "127.0.0.1",
+    "HOTLINE_QUEUE_WRAPUP_SECONDS": "1",
+    "HOTLINE_ASTERISK_MODE": "sandbox",
+    "HOTLINE_ASTERISK_INSTANCE": "pytest",
+}
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    environ = {**TEST_PORTS, "HOTLINE_DATA_DIR": str(tmp_path_factory.mktemp("hotline"))}
+    if os.environ.get("HOTLINE_CACHE_DIR"):
+        environ["HOTLINE_CACHE_DIR"] = os.environ["HOTLINE_CACHE_DIR"]
+    return load_settings(environ=environ)
+
+
+@pytest.fixture(scope="session")
+def secrets(base_settings: Settings) -> Secrets:
+    return ensure_secrets(base_settings)
+
+
+@pytest.fixture(scope="session")
+def asterisk(base_settings: Settings, secrets: Secrets) -> Iterator[AsteriskProcess]:
+    """The real Asterisk 22, installed into the sandbox if the machine has none yet, for the whole run."""
+    if shutil.which("sipp") is None:  # the e2e tests' citizens and agents: install, never skip
+        subprocess.run(["apt-get", "install", "-y", "-q", "sip-tester"], check=True)
+    layout = choose_layout(base_settings)
+    assert layout.root is not None
+    install_sandbox(layout.root, base_settings.asterisk.suite, print)
+    shutil.rmtree(layout.host("."), ignore_errors=True)
+    render_all(base_settings, secrets, layout)
+    generate_prompts(layout.sounds_dir, base_settings.prompts.voice)
+    process = AsteriskProcess(layout, base_settings.asterisk.start_timeout)
+    loop = asyncio.new_event_loop()
+    if loop.run_until_complete(process.is_running()):
+        loop.run_until_complete(process.stop())  # left over from an interrupted run
+    loop.run_until_complete(process.start())
+    yield process
+    loop.run_until_complete(process.stop())
+    loop.close()
+
+
+@pytest.fixture(scope="session")
+def layout(asterisk: AsteriskProcess) -> AsteriskLayout:
+    return asterisk.layout
+
+
+@pytest.fixture
+def settings(base_settings: Settings, tmp_path: Path) -> Settings:
+    return dataclasses.replace(base_settings, data_dir=tmp_path, database_url="")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each test that takes this runs once on SQLite and once on the machine's PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}"
+        return
+    async with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def hotline(
+    asterisk: AsteriskProcess, settings: Settings, secrets: Secrets
+) -> AsyncIterator[Hotline]:
+    async with start_hotline(settings, secrets, asterisk) as running:
+        yield running
+
+

@@ -1,0 +1,92 @@
+"""A citizen's SIP call through the real Asterisk, our FastAGI server and the database (SIPp both sides)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import aiohttp
+import pytest
+
+from ivr import keys
+from ivr.asterisk.process import AsteriskProcess
+from ivr.secrets import Secrets
+from ivr.settings import Settings
+from tests.helpers import CITIZEN, Hotline, start_hotline, wait
+
+pytestmark = pytest.mark.asterisk
+# Long enough for the greeting (about 5 s), a ring and some conversation.
+CONVERSATION_MS = 10_000
+
+
+async def test_answered_call_is_stored_with_answer_time_wait_and_agent(
+    asterisk: AsteriskProcess, settings: Settings, secrets: Secrets, database_url: str
+) -> None:
+    settings = dataclasses.replace(settings, database_url=database_url)
+    async with start_hotline(settings, secrets, asterisk) as hotline, hotline.agent("8001") as agent:
+        finished = hotline.expect_finished_call()
+        citizen = await hotline.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS)
+        assert citizen.process.returncode == 0, citizen.errors
+        row = await wait(finished, 15, "the call did not reach the database", agent)
+        call = await hotline.stored_call(row["uniqueid"])
+    assert call.outcome == "answered"
+    assert call.agent == "8001"
+    assert call.caller_number == CITIZEN and call.dialled_number == "12345"
+    assert call.intake == "ivr", "our FastAGI greeted the caller"
+    assert call.started_at is not None and call.enqueued_at is not None and call.ended_at is not None
+    assert call.answered_at is not None and call.started_at <= call.answered_at <= call.ended_at
+    assert call.wait_seconds is not None and 0 <= call.wait_seconds < 10
+    assert call.talk_seconds is not None and call.talk_seconds > 0
+    assert call.queue == "hotline"
+
+
+async def test_caller_who_hangs_up_in_the_queue_is_stored_as_abandoned_with_the_wait(hotline: Hotline) -> None:
+    finished = hotline.expect_finished_call()
+    # No agent is registered: the caller waits in the queue after the greeting, then gives up.
+    citizen = await hotline.citizen_call("12345", hang_up_after_ms=8_000, caller="13900139000")
+    assert citizen.process.returncode == 0, citizen.errors
+    row = await wait(finished, 15, "the abandoned call did not reach the database")
+    call = await hotline.stored_call(row["uniqueid"])
+    assert call.outcome == "abandoned"
+    assert call.caller_number == "13900139000"
+    assert call.answered_at is None and call.agent is None
+    assert call.enqueued_at is not None
+    assert call.wait_seconds is not None and call.wait_seconds >= 1
+
+
+async def test_with_the_fastagi_server_down_the_call_still_reaches_the_agent(hotline: Hotline) -> None:
+    await hotline.app[keys.FASTAGI].stop()
+    async with hotline.agent("8002") as agent:
+        finished = hotline.expect_finished_call()
+        citizen = await hotline.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS)
+        assert citizen.process.returncode == 0, citizen.errors
+        row = await wait(finished, 15, "the call did not reach the database", agent)
+    call = await hotline.stored_call(row["uniqueid"])
+    assert call.outcome == "answered"
+    assert call.agent == "8002"
+    assert call.intake == "fallback", "the dialplan greeted and queued the caller itself"
+
+
+async def test_a_call_from_the_citizens_side_to_another_number_is_refused(hotline: Hotline) -> None:
+    finished = hotline.expect_finished_call()
+    # An international number through the hotline's trunk: the classic toll-fraud attempt.
+    citizen = await hotline.citizen_call("0085212345678", hang_up_after_ms=0, scenario="citizen_refused.xml")
+    assert citizen.process.returncode == 0, f"expected 403 Forbidden: {citizen.errors}"
+    row = await wait(finished, 10, "the refused call was not recorded")
+    call = await hotline.stored_call(row["uniqueid"])
+    assert call.outcome == "refused"
+    assert call.dialled_number == "0085212345678"
+    assert call.answered_at is None
+
+
+async def test_healthz_reports_each_part_and_turns_503_when_fastagi_is_down(hotline: Hotline) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(hotline.web_url + "/healthz") as response:
+            healthy = await response.json()
+            assert response.status == 200, healthy
+        await hotline.app[keys.FASTAGI].stop()
+        async with session.get(hotline.web_url + "/healthz") as response:
+            degraded = await response.json()
+            assert response.status == 503
+    assert healthy["database"]["ok"] and healthy["ami"]["ok"] and healthy["fastagi"]["ok"]
+    assert healthy["ami"]["queues"]["hotline"]["members"] == hotline.settings.sip.agent_count
+    assert degraded["fastagi"]["ok"] is False and degraded["ami"]["ok"] is True

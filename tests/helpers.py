@@ -1,0 +1,186 @@
+"""The running hotline under test, SIPp peers, and waiting on events (never on the clock)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from sqlalchemy import select
+
+from ivr import keys
+from ivr.app import build_app
+from ivr.asterisk.process import AsteriskProcess
+from ivr.calls.tracker import Row
+from ivr.db.engine import create_engine, upgrade
+from ivr.db.models import Call
+from ivr.democall import Sipp, error_log
+from ivr.secrets import Secrets
+from ivr.settings import Settings
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+CARRIER_IP = "127.0.0.2"
+AGENT_IP = "127.0.0.1"
+CITIZEN = "13800138000"
+
+
+@asynccontextmanager
+async def fresh_postgres_database() -> AsyncIterator[str]:
+    """A new database on the machine's PostgreSQL, dropped afterwards."""
+    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@dataclass
+class Hotline:
+    app: web.Application
+    settings: Settings
+    secrets: Secrets
+    asterisk: AsteriskProcess
+
+    @property
+    def sip_target(self) -> str:
+        return f"127.0.0.1:{self.settings.sip.port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.settings.web.host}:{self.settings.web.port}"
+
+    def expect_finished_call(self) -> asyncio.Future[Row]:
+        """A future for the next call whose end reaches the database (subscribe before dialling)."""
+        future: asyncio.Future[Row] = asyncio.get_running_loop().create_future()
+
+        def written(row: Row) -> None:
+            if row.get("ended_at") is not None and not future.done():
+                future.set_result(row)
+
+        unsubscribe = self.app[keys.CALL_WRITER].on_written(written)
+        future.add_done_callback(lambda _: unsubscribe())
+        return future
+
+    def expect_ami_event(self, match: Callable[[str, Mapping[str, str]], bool]) -> asyncio.Future[dict[str, str]]:
+        future: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
+
+        def sink(name: str, fields: Mapping[str, str]) -> None:
+            if match(name, fields) and not future.done():
+                future.set_result(dict(fields))
+
+        client = self.app[keys.AMI]
+        client.subscribe(sink)
+        future.add_done_callback(lambda _: client.sinks.remove(sink))
+        return future
+
+    async def stored_call(self, uniqueid: str) -> Call:
+        async with self.app[keys.ENGINE].connect() as connection:
+            row = (await connection.execute(select(Call).where(Call.uniqueid == uniqueid))).one()
+        return Call(**row._asdict())
+
+    @asynccontextmanager
+    async def agent(self, number: str) -> AsyncIterator[SippProcess]:
+        """An agent's softphone (SIPp) registered as `number`, answering queue calls, for the block."""
+        registered = self.expect_ami_event(
+            lambda name, f: name == "ContactStatus" and f.get("AOR") == number
+            and f.get("ContactStatus") in ("Created", "Updated", "Reachable")
+        )
+        sipp = Sipp(
+            scenario="agent_register.xml", target=self.sip_target, local_ip=AGENT_IP,
+            variables={"agent": number}, pause_ms=120_000, username=number,
+            password=self.secrets.agent_passwords[number], out_of_call="agent_answers.xml", timeout_s=130,
+        )
+        async with run_sipp(sipp) as process:
+            await wait(registered, 10, f"agent {number} did not register", process)
+            yield process
+
+    async def citizen_call(self, number: str, hang_up_after_ms: int, caller: str = CITIZEN,
+                           scenario: str = "citizen_hangs_up.xml") -> SippProcess:
+        sipp = Sipp(
+            scenario=scenario, target=self.sip_target, local_ip=CARRIER_IP, service=number,
+            variables={"caller": caller}, pause_ms=hang_up_after_ms, timeout_s=hang_up_after_ms // 1000 + 30,
+        )
+        async with run_sipp(sipp) as process:
+            await process.finished()
+            return process
+
+
+class SippProcess:
+    def __init__(self, process: asyncio.subprocess.Process, workdir: Path) -> None:
+        self.process = process
+        self.workdir = workdir
+
+    @property
+    def errors(self) -> str:
+        screen = self.workdir / "screen.log"
+        tail = screen.read_text(errors="replace")[-1500:] if screen.exists() else ""
+        return error_log(self.workdir) + tail
+
+    async def finished(self) -> int:
+        returncode = await self.process.wait()
+        return returncode
+
+
+@asynccontextmanager
+async def run_sipp(sipp: Sipp) -> AsyncIterator[SippProcess]:
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = Path(scratch)
+        # SIPp redraws its screen all the time: to a file, so that a full pipe never stalls it.
+        with (workdir / "screen.log").open("wb") as screen:
+            process = await asyncio.create_subprocess_exec(
+                *sipp.command(workdir), cwd=workdir, stdin=asyncio.subprocess.DEVNULL, stdout=screen,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        handle = SippProcess(process, workdir)
+        try:
+            yield handle
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                with contextlib.suppress(ProcessLookupError):
+                    await process.wait()
+
+
+async def wait(future: asyncio.Future[Any], timeout: float, what: str, sipp: SippProcess | None = None) -> Any:
+    try:
+        async with asyncio.timeout(timeout):
+            return await future
+    except TimeoutError:
+        detail = f"\nSIPp: {sipp.errors}" if sipp else ""
+        raise AssertionError(f"{what} within {timeout:g} s{detail}") from None
+
+
+@asynccontextmanager
+async def start_hotline(settings: Settings, secrets: Secrets, asterisk: AsteriskProcess) -> AsyncIterator[Hotline]:
+    """The whole server, as `hotline serve` runs it, on the test ports; AMI logged in and queues read."""
+    engine = create_engine(settings.database)
+    await upgrade(engine)
+    await engine.dispose()
+    app = build_app(settings, secrets, asterisk.layout.inner("sounds"))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.web.host, settings.web.port).start()
+        client = app[keys.AMI]
+        if client.refreshes == 0:
+            await client.wait_refreshed(after=0, timeout=10)
+        yield Hotline(app, settings, secrets, asterisk)
+    finally:
+        await runner.cleanup()
