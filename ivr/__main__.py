@@ -1,2 +1,3 @@
 from ivr.cli import main
+
 raise SystemExit(main())

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import PurePosixPath
 
 from aiohttp import web
 
 from ivr import keys
 from ivr.ami.client import AmiClient
 from ivr.ami.queue_state import QueueState
+from ivr.asterisk.layout import AsteriskLayout
+from ivr.calls import classic_spool
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker
 from ivr.db.engine import create_engine, ensure_current
@@ -33,14 +34,15 @@ def build_router() -> Router[CallContext]:
     return router
 
 
-def build_app(settings: Settings, secrets: Secrets, sounds_dir: PurePosixPath) -> web.Application:
+def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> web.Application:
     app = web.Application()
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = secrets
+    app[keys.LAYOUT] = layout
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_call_recording)
     app.cleanup_ctx.append(_ami)
-    app.cleanup_ctx.append(_fastagi_for(sounds_dir))
+    app.cleanup_ctx.append(_fastagi)
     health.setup_routes(app)
     return app
 
@@ -60,13 +62,18 @@ async def _call_recording(app: web.Application) -> AsyncIterator[None]:
     writer.load_spool()
     app[keys.CALL_WRITER] = writer
     app[keys.TRACKER] = CallTracker(settings.sip.hotline_number, CITIZENS_CONTEXT, writer.submit)
-    task = asyncio.create_task(writer.run(), name="call-writer")
+    tasks = [
+        asyncio.create_task(writer.run(), name="call-writer"),
+        asyncio.create_task(classic_spool.take_in(app[keys.LAYOUT].classic_spool, writer), name="classic-spool"),
+    ]
     yield
+    tasks[1].cancel()
     if not await writer.drain(timeout=5):
         writer.save_spool()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _ami(app: web.Application) -> AsyncIterator[None]:
@@ -79,13 +86,11 @@ async def _ami(app: web.Application) -> AsyncIterator[None]:
     await client.stop()
 
 
-def _fastagi_for(sounds_dir: PurePosixPath) -> "web.CleanupContext":
-    async def _fastagi(app: web.Application) -> AsyncIterator[None]:
-        services = Services(app[keys.SETTINGS], app[keys.TRACKER], app[keys.CALL_STORE], sounds_dir)
-        server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
-        app[keys.FASTAGI] = server
-        await server.start()
-        yield
-        await server.stop()
-
-    return _fastagi
+async def _fastagi(app: web.Application) -> AsyncIterator[None]:
+    sounds = app[keys.LAYOUT].inner("sounds")
+    services = Services(app[keys.SETTINGS], app[keys.TRACKER], app[keys.CALL_STORE], sounds)
+    server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
+    app[keys.FASTAGI] = server
+    await server.start()
+    yield
+    await server.stop()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -27,6 +27,7 @@ from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger("hotline")
+T = TypeVar("T")
 EXPECTED_ERRORS = (
     SettingsError, SecretsError, SandboxError, AsteriskStartError, PromptError, SchemaOutdated, DemoCallError, OSError,
 )
@@ -131,7 +132,7 @@ def cmd_serve(settings: Settings, _arguments: argparse.Namespace) -> int:
 async def _serve(
     settings: Settings, secrets: Secrets, layout: AsteriskLayout, on_ready: Callable[[], None]
 ) -> int:
-    app = build_app(settings, secrets, layout.inner("sounds"))
+    app = build_app(settings, secrets, layout)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     try:
@@ -222,5 +223,5 @@ def cmd_call(settings: Settings, arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)

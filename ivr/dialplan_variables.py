@@ -1,7 +1,19 @@
-"""Channel-variable names shared by the dialplan templates and the call flows (one place, no literals)."""
+"""Channel-variable names shared by the dialplan templates, the call flows and the classic AGI scripts.
+
+The templates in asterisk_conf/ name them as {{var_greeted}} etc.: one place, no literals.
+"""
 
 INTAKE = "HOTLINE_INTAKE"  # "ivr" when our FastAGI greeted the caller, "fallback" when the dialplan did
 GREETED = "HOTLINE_GREETED"  # "1" once the greeting has played; the dialplan then skips its own
 PRIOR_CALLS = "HOTLINE_PRIOR_CALLS"  # calls from this number in the last 30 days
 REPEAT_CALLER = "HOTLINE_REPEAT_CALLER"  # "1" when the number called in the last 24 hours
 AGI_ERROR = "HOTLINE_AGI_ERROR"  # why the FastAGI session ended early, when it did
+ENQUEUED = "HOTLINE_ENQUEUED"  # epoch seconds when the caller entered the queue
+
+# The AMI UserEvent by which the dialplan tells the call tracker who greeted the caller.
+INTAKE_EVENT = "HotlineIntake"
+
+# Set by Asterisk itself (app_queue with setinterfacevar / setqueueentryvar, and Queue()'s result).
+MEMBER_NAME = "MEMBERNAME"
+HOLD_TIME = "QEHOLDTIME"
+QUEUE_STATUS = "QUEUESTATUS"

@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.ami.client import AmiClient
+from ivr.asterisk.layout import AsteriskLayout
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker
 from ivr.fastagi import FastAgiServer
@@ -15,6 +16,7 @@ from ivr.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS = web.AppKey("secrets", Secrets)
+LAYOUT = web.AppKey("layout", AsteriskLayout)
 ENGINE = web.AppKey("engine", AsyncEngine)
 CALL_STORE = web.AppKey("call_store", CallStore)
 CALL_WRITER = web.AppKey("call_writer", CallWriter)

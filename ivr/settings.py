@@ -178,7 +178,8 @@ def load_settings(
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(layer)
-    return _build(Settings, merged, prefix="")
+    settings: Settings = _build(Settings, merged, prefix="")
+    return settings
 
 
 def describe() -> list[tuple[str, str, str]]:

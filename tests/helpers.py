@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,9 @@ class Hotline:
     settings: Settings
     secrets: Secrets
     asterisk: AsteriskProcess
+    runner: web.AppRunner
+    stopped: bool = False
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def sip_target(self) -> str:
@@ -89,6 +92,37 @@ class Hotline:
         client.subscribe(sink)
         future.add_done_callback(lambda _: client.sinks.remove(sink))
         return future
+
+    def stored_call_matching(self, match: Callable[[Row], bool]) -> asyncio.Future[Row]:
+        """A future for a call whose row in the database matches, now or after a later write."""
+        future: asyncio.Future[Row] = asyncio.get_running_loop().create_future()
+
+        async def look(uniqueid: str | None) -> None:
+            for row in await self._stored_rows(uniqueid):
+                if match(row) and not future.done():
+                    future.set_result(row)
+
+        def spawn(uniqueid: str | None) -> None:
+            task = asyncio.ensure_future(look(uniqueid))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+
+        # A written row may be partial (rows merge in the database): look at the stored one each time.
+        unsubscribe = self.app[keys.CALL_WRITER].on_written(lambda row: spawn(row["uniqueid"]))
+        future.add_done_callback(lambda _: unsubscribe())
+        spawn(None)  # subscribed first, then looked: a row written in between is caught by one or the other
+        return future
+
+    async def _stored_rows(self, uniqueid: str | None) -> list[Row]:
+        query = select(Call) if uniqueid is None else select(Call).where(Call.uniqueid == uniqueid)
+        async with self.app[keys.ENGINE].connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [{k: v for k, v in row._asdict().items() if v is not None} for row in rows]
+
+    async def stop(self) -> None:
+        """The whole server goes away, as when its process dies; Asterisk stays up."""
+        self.stopped = True
+        await self.runner.cleanup()
 
     async def stored_call(self, uniqueid: str) -> Call:
         async with self.app[keys.ENGINE].connect() as connection:
@@ -173,14 +207,16 @@ async def start_hotline(settings: Settings, secrets: Secrets, asterisk: Asterisk
     engine = create_engine(settings.database)
     await upgrade(engine)
     await engine.dispose()
-    app = build_app(settings, secrets, asterisk.layout.inner("sounds"))
+    app = build_app(settings, secrets, asterisk.layout)
     runner = web.AppRunner(app)
     await runner.setup()
+    hotline = Hotline(app, settings, secrets, asterisk, runner)
     try:
         await web.TCPSite(runner, settings.web.host, settings.web.port).start()
         client = app[keys.AMI]
         if client.refreshes == 0:
             await client.wait_refreshed(after=0, timeout=10)
-        yield Hotline(app, settings, secrets, asterisk)
+        yield hotline
     finally:
-        await runner.cleanup()
+        if not hotline.stopped:
+            await runner.cleanup()

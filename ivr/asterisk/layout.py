@@ -50,6 +50,15 @@ class AsteriskLayout:
     def sounds_dir(self) -> Path:
         return self.host("sounds")
 
+    @property
+    def classic_spool_inner(self) -> PurePosixPath:
+        """Where the classic AGI scripts leave call records for the server to take in."""
+        return self.inner("spool") / "hotline"
+
+    @property
+    def classic_spool(self) -> Path:
+        return self.host_path(self.classic_spool_inner)
+
     def command(self, *arguments: str) -> list[str]:
         """The argv that runs the asterisk binary of this instance."""
         argv = ["asterisk", "-C", str(self.config_file), *arguments]

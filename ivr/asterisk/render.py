@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+import asterisk as pyst2
+import six
+
+import routing
+from ivr import dialplan_variables
 from ivr.asterisk.layout import DEBIAN_DATA_DIR, DEBIAN_MODULE_DIR, AsteriskLayout
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "asterisk_conf"
+REPOSITORY = Path(__file__).resolve().parents[2]
+TEMPLATE_DIR = REPOSITORY / "asterisk_conf"
+AGI_SCRIPT_DIR = REPOSITORY / "agi_scripts"
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 # Files Asterisk's core reads at start-up; present and quiet rather than missing and logged as errors.
 QUIET_CONFIGS = {
@@ -49,6 +57,8 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "module_dir": DEBIAN_MODULE_DIR,
         "data_dir": DEBIAN_DATA_DIR,
         "sounds_dir": layout.inner("sounds"),
+        "agi_dir": layout.inner("agi"),
+        "classic_spool": layout.classic_spool_inner,
         "sip_bind": sip.bind,
         "sip_port": sip.port,
         "rtp_start": sip.rtp_start,
@@ -70,6 +80,8 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "ami_port": settings.ami.port,
         "ami_username": settings.ami.username,
         "ami_password": secrets.ami_password,
+        "intake_event": dialplan_variables.INTAKE_EVENT,
+        **_variable_names(),
     }
 
 
@@ -77,6 +89,7 @@ def render_all(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> 
     """Write every rendered file; returns the paths written. Directories Asterisk needs are created."""
     for name in ("etc", "lib", "spool", "run", "log", "sounds"):
         layout.host(name).mkdir(parents=True, exist_ok=True)
+    install_agi_scripts(layout.host("agi"))
     values = template_values(settings, secrets, layout)
     written = []
     for template in sorted(TEMPLATE_DIR.glob("*.conf.in")):
@@ -91,6 +104,27 @@ def render_all(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> 
         target.write_text("; Rendered by hotline.\n" + text, encoding="utf-8")
         written.append(target)
     return written
+
+
+def install_agi_scripts(target: Path) -> None:
+    """The classic AGI scripts, with what they import (pyst2, six, the pure routing rules), for Asterisk."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for script in AGI_SCRIPT_DIR.glob("*.py"):
+        shutil.copy(script, target / script.name)
+        (target / script.name).chmod(0o755)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(Path(pyst2.__file__).parent, target / "asterisk", ignore=ignore)
+    shutil.copytree(Path(routing.__file__).parent, target / "routing", ignore=ignore)
+    (target / "ivr").mkdir()
+    (target / "ivr" / "__init__.py").write_text("")
+    shutil.copy(dialplan_variables.__file__, target / "ivr" / "dialplan_variables.py")
+    shutil.copy(six.__file__, target / "six.py")
+
+
+def _variable_names() -> dict[str, str]:
+    """{{var_greeted}} → HOTLINE_GREETED: the templates use the same constants as the code."""
+    return {f"var_{name.lower()}": value for name, value in vars(dialplan_variables).items() if name.isupper()}
 
 
 def _agent_sections(secrets: Secrets) -> str:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from ivr.asterisk.layout import SANDBOX_MARKER
 
-PACKAGES = "asterisk,asterisk-modules,asterisk-core-sounds-en-wav"
+# python3 runs the classic AGI fallback (agi_scripts/) when our FastAGI server cannot be reached.
+PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en-wav", "python3")
+# A file each package in PACKAGES installs: how an older sandbox is found to lack a newer package.
+PACKAGE_FILES = {"asterisk": "usr/sbin/asterisk", "python3": "usr/bin/python3"}
 Progress = Callable[[str], None]
 
 
@@ -25,7 +29,8 @@ def is_installed(root: Path) -> bool:
 def install_sandbox(root: Path, suite: str, progress: Progress) -> Path:
     """Install Asterisk into `root` unless it is there already. Safe to run again after a failure."""
     if is_installed(root):
-        progress(f"Asterisk sandbox already installed at {root}")
+        _complete(root, progress)
+        progress(f"Asterisk sandbox ready at {root}")
         return root
     if os.geteuid() != 0:
         raise SandboxError("installing the Asterisk sandbox needs root (debootstrap and chroot)")
@@ -34,17 +39,37 @@ def install_sandbox(root: Path, suite: str, progress: Progress) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
     progress(f"installing Asterisk from Debian {suite} into {root} (about a minute)")
-    command = ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", suite, str(partial)]
+    command = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(partial)]
     _run_with_progress(command, progress)
     version = subprocess.run(
         ["chroot", str(partial), "asterisk", "-V"], capture_output=True, text=True, check=False
     )
     if version.returncode != 0 or not version.stdout.startswith("Asterisk "):
         raise SandboxError(f"the sandbox's asterisk does not run: {version.stderr.strip() or version.stdout}")
+    _write_hosts(partial)
     (partial / SANDBOX_MARKER).write_text(version.stdout)
     partial.rename(root)
     progress(f"installed {version.stdout.strip()}")
     return root
+
+
+def _complete(root: Path, progress: Progress) -> None:
+    """Bring a sandbox made by an older version up to the current package list."""
+    missing = [name for name, path in PACKAGE_FILES.items() if not (root / path).exists()]
+    if missing:
+        progress(f"adding {', '.join(missing)} to the sandbox")
+        result = subprocess.run(["chroot", str(root), "apt-get", "install", "-y", "-q", *missing],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise SandboxError(f"apt-get install {' '.join(missing)} in the sandbox failed: {result.stdout[-500:]}")
+    _write_hosts(root)
+
+
+def _write_hosts(root: Path) -> None:
+    """Asterisk looks its own host name up; without /etc/hosts every look-up is an error in its log."""
+    hosts = root / "etc" / "hosts"
+    if not hosts.exists():
+        hosts.write_text(f"127.0.0.1 localhost {socket.gethostname()}\n::1 localhost\n")
 
 
 def _ensure_debootstrap(progress: Progress) -> None:

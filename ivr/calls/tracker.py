@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ivr.dialplan_variables import INTAKE_EVENT
 from routing.call_outcome import Outcome, QueueFacts, final_outcome
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class CallTracker:
             "QueueCallerLeave": self._queue_leave,
             "AgentComplete": self._agent_complete,
             "Hangup": self._hangup,
+            "UserEvent": self._user_event,
         }
 
     @property
@@ -118,10 +120,17 @@ class CallTracker:
         record.linkedid = record.linkedid or fields.get("Linkedid")
         record.caller_number = record.caller_number or fields.get("CallerIDNum")
         record.queue = fields.get("Queue")
-        record.intake = record.intake or "fallback"
         record.enqueued_at = event_time(fields)
         record.started_at = record.started_at or record.enqueued_at
         record.facts["joined_queue"] = True
+        self._changed(record)
+
+    def _user_event(self, fields: Mapping[str, str]) -> None:
+        """The dialplan says who greeted the caller when our FastAGI did not (fallback, classic-agi)."""
+        if fields.get("UserEvent") != INTAKE_EVENT:
+            return
+        record = self._record(fields.get("Uniqueid", ""))
+        record.intake = fields.get("Intake") or record.intake
         self._changed(record)
 
     def _agent_connect(self, fields: Mapping[str, str]) -> None:

@@ -70,4 +70,5 @@ def _revisions(connection: Connection) -> tuple[str | None, str | None]:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    return MigrationContext.configure(connection).get_current_revision(), ScriptDirectory.from_config(config).get_current_head()
+    current = MigrationContext.configure(connection).get_current_revision()
+    return current, ScriptDirectory.from_config(config).get_current_head()

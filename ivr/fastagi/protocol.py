@@ -121,7 +121,8 @@ class AgiCall:
                     await self.writer.drain()
                     return await self._read_reply(line)
             except TimeoutError:
-                raise AgiCommandTimeout(f"no reply to {words[0]} within {timeout or self.command_timeout:g} s") from None
+                waited = timeout or self.command_timeout
+                raise AgiCommandTimeout(f"no reply to {words[0]} within {waited:g} s") from None
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 self.hung_up = True
                 raise AgiHangup(f"connection lost during {words[0]}: {exc}") from None
@@ -142,7 +143,7 @@ class AgiCall:
             return self._check(reply, line, text)
 
     async def _read_usage(self) -> str:
-        lines = []
+        lines: list[str] = []
         while True:
             raw = await self.reader.readline()
             if not raw or raw.startswith(b"520 "):

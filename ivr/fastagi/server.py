@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from ivr.dialplan_variables import AGI_ERROR
 from ivr.fastagi.errors import AgiError, AgiHangup, AgiHeaderError, DuplicateRouteError
 from ivr.fastagi.protocol import AgiCall, read_environment
 from ivr.settings import FastAgiSettings
@@ -20,7 +21,6 @@ logger = logging.getLogger(__name__)
 
 Ctx = TypeVar("Ctx")
 Handler = Callable[[AgiCall, Ctx], Awaitable[None]]
-ERROR_VARIABLE = "HOTLINE_AGI_ERROR"
 STREAM_LIMIT = 64 * 1024
 
 
@@ -49,8 +49,10 @@ class FastAgiServer(Generic[Ctx]):
         settings: FastAgiSettings,
         router: Router[Ctx],
         context_for: Callable[[AgiCall], Ctx],
+        error_variable: str = AGI_ERROR,
     ) -> None:
         self.settings = settings
+        self.error_variable = error_variable
         self.router = router
         self.context_for = context_for
         self._server: asyncio.Server | None = None
@@ -130,4 +132,4 @@ class FastAgiServer(Generic[Ctx]):
     async def _note_failure(self, call: AgiCall, reason: str) -> None:
         """Tell the dialplan why (best effort: the channel may be gone already)."""
         with contextlib.suppress(AgiError):
-            await call.command("SET VARIABLE", ERROR_VARIABLE, reason, timeout=1.0)
+            await call.command("SET VARIABLE", self.error_variable, reason, timeout=1.0)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
+from typing import Any
 
 from ivr.calls.store import CallerHistory, CallStore
 from ivr.calls.tracker import CallTracker
@@ -16,7 +18,9 @@ logger = logging.getLogger("ivr.callflow")
 
 
 class CallLog(logging.LoggerAdapter[logging.Logger]):
-    def process(self, msg: object, kwargs: dict[str, object]) -> tuple[object, dict[str, object]]:
+    """Every call-path log line starts with the call's unique id."""
+
+    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[object, MutableMapping[str, Any]]:
         return f"[{self.extra['uniqueid'] if self.extra else '-'}] {msg}", kwargs
 
 

@@ -8,6 +8,8 @@ import aiohttp
 import pytest
 
 from ivr import keys
+from ivr.fastagi import AgiCall, FastAgiServer, Router
+from ivr.intake.context import CallContext
 from ivr.asterisk.process import AsteriskProcess
 from ivr.secrets import Secrets
 from ivr.settings import Settings
@@ -63,7 +65,47 @@ async def test_with_the_fastagi_server_down_the_call_still_reaches_the_agent(hot
     call = await hotline.stored_call(row["uniqueid"])
     assert call.outcome == "answered"
     assert call.agent == "8002"
-    assert call.intake == "fallback", "the dialplan greeted and queued the caller itself"
+    assert call.intake == "classic-agi", "the classic AGI script greeted the caller"
+
+
+async def test_when_the_call_flow_fails_the_dialplan_greets_and_queues_the_caller(hotline: Hotline) -> None:
+    async def broken_intake(call: AgiCall, ctx: CallContext) -> None:
+        raise RuntimeError("a bug in the call flow")
+
+    router: Router[CallContext] = Router()
+    router.add("hotline-intake", broken_intake)
+    original = hotline.app[keys.FASTAGI]
+    await original.stop()
+    broken = FastAgiServer(hotline.settings.fastagi, router, original.context_for)
+    await broken.start()
+    try:
+        async with hotline.agent("8004") as agent:
+            finished = hotline.expect_finished_call()
+            citizen = await hotline.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS)
+            assert citizen.process.returncode == 0, citizen.errors
+            row = await wait(finished, 15, "the call did not reach the database", agent)
+    finally:
+        await broken.stop()
+    call = await hotline.stored_call(row["uniqueid"])
+    assert (call.outcome, call.agent, call.intake) == ("answered", "8004", "fallback")
+
+
+async def test_with_the_whole_server_down_the_call_is_answered_and_recorded_when_it_returns(
+    asterisk: AsteriskProcess, settings: Settings, secrets: Secrets
+) -> None:
+    async with start_hotline(settings, secrets, asterisk) as first, first.agent("8003") as agent:
+        await first.stop()  # FastAGI, AMI and the database writer all gone
+        citizen = await first.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS, caller="13700137000")
+        assert citizen.process.returncode == 0, f"the agent should still answer: {citizen.errors}"
+        async with start_hotline(settings, secrets, asterisk) as second:
+            row = await wait(
+                second.stored_call_matching(lambda row: row.get("caller_number") == "13700137000"
+                                            and row.get("ended_at") is not None),
+                15, "the classic AGI record was not taken in", agent,
+            )
+    assert row["intake"] == "classic-agi"
+    assert row["outcome"] == "answered" and row["agent"] == "8003"
+    assert row["wait_seconds"] is not None and row["answered_at"] is not None
 
 
 async def test_a_call_from_the_citizens_side_to_another_number_is_refused(hotline: Hotline) -> None:

@@ -1,0 +1,119 @@
+"""Asterisk's configuration rendered from the settings, read back with pyst2's config parser."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path, PurePosixPath
+
+import pytest
+from asterisk.config import Config
+
+from ivr.asterisk.layout import AsteriskLayout
+from ivr.asterisk.render import TEMPLATE_DIR, TemplateError, render_all, render_text
+from ivr.secrets import ensure_secrets
+from ivr.settings import Settings, SipSettings
+
+
+class AsteriskConfig(Config):  # type: ignore[misc]
+    """pyst2's parser, closing the file it reads, with template markers `[name](tpl)` kept as comments."""
+
+    def load(self) -> None:
+        with open(self.filename) as handle:
+            self.raw_lines = [re.sub(r"^(\[[^]]+\])(\(.*\))", r"\1 ;\2", line) for line in handle]
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> tuple[Settings, AsteriskLayout, dict[str, Config]]:
+    settings = Settings(data_dir=tmp_path, sip=SipSettings(carrier_addresses=("203.0.113.5", "198.51.100.0/24")))
+    layout = AsteriskLayout(tmp_path / "root", PurePosixPath("/srv/hotline/t"))
+    render_all(settings, ensure_secrets(settings), layout)
+    etc = layout.host("etc")
+    return settings, layout, {path.name: AsteriskConfig(str(path)) for path in etc.glob("*.conf")}
+
+
+def items(config: Config, category: str) -> list[tuple[str, str]]:
+    found = [c for c in config.categories if c.name == category]
+    assert found, f"no [{category}]"
+    # pyst2 splits at "=": "exten => x" reads as ("exten", "> x").
+    return [(item.name.strip(), item.value.lstrip(">").strip()) for c in found for item in c.items]
+
+
+def test_citizens_context_reaches_the_hotline_and_nothing_else(rendered: tuple) -> None:  # type: ignore[type-arg]
+    _settings, _layout, configs = rendered
+    citizens = items(configs["extensions.conf"], "citizens")
+    patterns = {value.split(",")[0] for name, value in citizens if name == "exten"}
+    assert patterns == {"12345", "_[0-9*#+a-zA-Z].", "_[0-9*#+]"}
+    applications = [value.split(",", 2 if name == "exten" else 1)[-1] for name, value in citizens]
+    assert not any(app.startswith(("Dial", "Originate")) for app in applications)
+    blocks: dict[str, list[str]] = {}
+    for (name, value), application in zip(citizens, applications, strict=True):
+        if name == "exten":
+            current = blocks.setdefault(value.split(",")[0], [])
+        current.append(application)
+    for pattern, steps in blocks.items():
+        if pattern != "12345":
+            assert steps[-1] == "Hangup(21)", f"{pattern} must end refused: {steps}"
+
+
+def test_the_fallback_still_queues_the_caller(rendered: tuple) -> None:  # type: ignore[type-arg]
+    _settings, _layout, configs = rendered
+    citizens = [value for _name, value in items(configs["extensions.conf"], "citizens")]
+    assert any("AGI(agi://127.0.0.1:4573/hotline-intake)" in value for value in citizens)
+    assert any("Goto(hotline-queue,s,1)" in value for value in citizens)
+    queue_flow = " ".join(value for _name, value in items(configs["extensions.conf"], "hotline-queue"))
+    assert "Playback(/srv/hotline/t/sounds/greeting)" in queue_flow and "Queue(hotline,r,,,300)" in queue_flow
+
+
+def test_manager_is_loopback_only_with_a_generated_secret(rendered: tuple) -> None:  # type: ignore[type-arg]
+    settings, _layout, configs = rendered
+    general = dict(items(configs["manager.conf"], "general"))
+    assert general["bindaddr"] == "127.0.0.1"
+    user = items(configs["manager.conf"], "hotline")
+    values = dict(user)
+    assert values["secret"] == ensure_secrets(settings).ami_password
+    assert values["permit"] == "127.0.0.1/255.255.255.255"
+    assert ("eventfilter", "Event: QueueCaller") in user
+
+
+def test_carrier_identified_by_address_and_forty_agents_with_passwords(rendered: tuple) -> None:  # type: ignore[type-arg]
+    settings, _layout, configs = rendered
+    pjsip = configs["pjsip.conf"]
+    matches = [value for name, value in items(pjsip, "carrier-identify") if name == "match"]
+    assert matches == ["203.0.113.5", "198.51.100.0/24"]
+    assert dict(items(pjsip, "carrier"))["context"] == "citizens"
+    passwords = ensure_secrets(settings).agent_passwords
+    for number in ("8001", "8040"):
+        values = dict(items(pjsip, number))
+        assert values["password"] == passwords[number]
+    queue_members = [v for n, v in items(configs["queues.conf"], "hotline") if n == "member"]
+    assert len(queue_members) == 40
+
+
+def test_rendered_files_are_private_and_fully_substituted(rendered: tuple) -> None:  # type: ignore[type-arg]
+    _settings, layout, _configs = rendered
+    for path in layout.host("etc").glob("*.conf"):
+        text = path.read_text()
+        assert "{{" not in text, path.name
+        if path.name in {"manager.conf", "pjsip.conf"}:
+            assert path.stat().st_mode & 0o077 == 0
+
+
+def test_templates_hold_no_password() -> None:
+    for template in TEMPLATE_DIR.glob("*.in"):
+        text = template.read_text()
+        for line in text.splitlines():
+            if line.startswith(("secret", "password")):
+                assert "{{" in line, f"{template.name}: {line}"
+
+
+def test_an_unknown_placeholder_is_an_error() -> None:
+    with pytest.raises(TemplateError, match=r"x.conf: no value for \{\{nope\}\}"):
+        render_text("a = {{nope}}", {}, "x.conf")
+
+
+def test_agent_numbers_of_different_lengths_are_refused(tmp_path: Path) -> None:
+    settings = dataclasses.replace(Settings(data_dir=tmp_path), sip=SipSettings(first_agent=9990, agent_count=20))
+    layout = AsteriskLayout(tmp_path / "root", PurePosixPath("/srv/hotline/t"))
+    with pytest.raises(TemplateError, match="same number of digits"):
+        render_all(settings, ensure_secrets(settings), layout)
