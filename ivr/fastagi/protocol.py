@@ -66,6 +66,8 @@ async def read_environment(reader: asyncio.StreamReader, max_bytes: int, timeout
                 environment[key.strip()] = value.strip()
     except TimeoutError:
         raise AgiHeaderError(f"AGI environment not complete after {timeout:g} s ({received} bytes)") from None
+    except ConnectionError as exc:
+        raise AgiHeaderError(f"connection lost after {received} bytes: {exc}") from None
     except ValueError as exc:  # a single line longer than the reader's limit
         raise AgiHeaderError(f"AGI environment line too long: {exc}") from None
     if not environment:
@@ -93,6 +95,7 @@ class AgiCall:
         self.command_timeout = command_timeout
         self.hung_up = False
         self._lock = asyncio.Lock()
+        self._owed = 0  # replies to timed-out commands that Asterisk may still send
 
     @property
     def uniqueid(self) -> str:
@@ -119,8 +122,12 @@ class AgiCall:
                 async with asyncio.timeout(timeout or self.command_timeout):
                     self.writer.write(line.encode() + b"\n")
                     await self.writer.drain()
+                    while self._owed:
+                        await self._read_reply("(late reply)")
+                        self._owed -= 1
                     return await self._read_reply(line)
             except TimeoutError:
+                self._owed += 1
                 waited = timeout or self.command_timeout
                 raise AgiCommandTimeout(f"no reply to {words[0]} within {waited:g} s") from None
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
@@ -136,7 +143,17 @@ class AgiCall:
             if raw.strip() == HANGUP_LINE:
                 self.hung_up = True  # out of band: the real reply still follows
                 continue
+            if not raw.endswith(b"\n"):
+                self.hung_up = True
+                raise AgiHangup(f"connection closed in the middle of the reply to {line.split()[0]}")
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if text.startswith("510 "):
+                raise AgiInvalidCommand(f"Asterisk does not know {line!r}", text)
+            if text.startswith("511 "):
+                self.hung_up = True
+                raise AgiDeadChannel(f"{line.split()[0]} refused on a dead channel", text)
+            if text.startswith("520 "):
+                raise AgiUsageError(f"wrong syntax for {line!r}", text)
             if text.startswith("520-"):
                 raise AgiUsageError(f"wrong syntax for {line!r}", text + "\n" + await self._read_usage())
             reply = parse_reply(text)
@@ -151,11 +168,6 @@ class AgiCall:
             lines.append(raw.decode(errors="replace").rstrip())
 
     def _check(self, reply: AgiReply, line: str, text: str) -> AgiReply:
-        if reply.code == 510:
-            raise AgiInvalidCommand(f"Asterisk does not know {line!r}", text)
-        if reply.code == 511:
-            self.hung_up = True
-            raise AgiDeadChannel(f"{line.split()[0]} refused on a dead channel", text)
         if reply.code != 200:
             raise AgiError(f"unexpected reply to {line!r}", text)
         return reply

@@ -1,0 +1,271 @@
+"""hotline-intake with a spec'd fake AgiCall, the real CallContext, CallTracker and settings.
+
+The variable names are spelled out (not taken from ivr.dialplan_variables) because they are the
+contract with asterisk_conf/extensions.conf.in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any, cast
+from unittest import mock
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from ivr.calls.store import CallerHistory, CallStore
+from ivr.calls.tracker import CallTracker, Row
+from ivr.fastagi import AgiCall, AgiError, AgiHangup, Router
+from ivr.intake.context import CallContextFactory, Services
+from ivr.intake.handlers import hotline_intake, register
+from ivr.settings import FastAgiSettings, Settings
+
+UID = "1700000000.42"
+CALLER = "13800138000"
+DIALLED = "12345"
+SOUNDS = PurePosixPath("/var/lib/hotline/sounds")
+GREETING = "/var/lib/hotline/sounds/greeting"
+CALLFLOW_LOG = "ivr.callflow"
+STEP = 2.0
+
+
+class FakeStore:
+    """CallStore.caller_history only: answers, fails, or blocks until released (or cancelled)."""
+
+    def __init__(self, history: CallerHistory | None = None, error: BaseException | None = None,
+                 block: bool = False) -> None:
+        self.history = history or CallerHistory(0, None)
+        self.error = error
+        self.block = block
+        self.release = asyncio.Event()
+        self.entered = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.queries: list[tuple[str, datetime, str]] = []
+
+    async def caller_history(self, number: str, now: datetime, exclude: str, days: int = 30) -> CallerHistory:
+        self.queries.append((number, now, exclude))
+        self.entered.set()
+        try:
+            if self.block:
+                await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        if self.error is not None:
+            raise self.error
+        return self.history
+
+
+class Flow:
+    """One intake run: the fake call, the real context around a fake store, the tracker's rows."""
+
+    def __init__(self, store: FakeStore, lookup_timeout: float = 0.5) -> None:
+        settings = Settings()
+        settings = dataclasses.replace(settings, fastagi=FastAgiSettings(lookup_timeout=lookup_timeout))
+        self.rows: list[Row] = []
+        self.tracker = CallTracker("12345", "citizens", publish=self.rows.append)
+        self.store = store
+        services = Services(settings, self.tracker, cast(CallStore, store), SOUNDS)
+        self.call: Any = mock.create_autospec(AgiCall, instance=True)
+        self.call.uniqueid = UID
+        self.call.caller_number = CALLER
+        self.call.dialled_number = DIALLED
+        self.call.stream_file.return_value = ""
+        self.ctx = CallContextFactory(services)(self.call)
+
+    async def run(self) -> None:
+        async with asyncio.timeout(STEP):
+            await hotline_intake(self.call, self.ctx)
+
+    def variables(self) -> dict[str, str]:
+        return {c.args[0]: c.args[1] for c in self.call.set_variable.await_args_list}
+
+    def awaited(self) -> list[Any]:
+        """Every await on the call, in order (set_variable and stream_file alike)."""
+        return [c for c in self.call.mock_calls if c[0] in {"set_variable", "stream_file"}]
+
+
+@pytest.fixture(autouse=True)
+def callflow_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger=CALLFLOW_LOG)
+    return caplog
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == CALLFLOW_LOG and r.levelno == logging.WARNING]
+
+
+def ago(**delta: float) -> datetime:
+    return datetime.now(UTC) - timedelta(**delta)
+
+
+async def test_greets_marks_and_reports_history_in_order(callflow_logs: pytest.LogCaptureFixture) -> None:
+    flow = Flow(FakeStore(CallerHistory(3, ago(hours=2))))
+    await flow.run()
+
+    assert flow.awaited() == [
+        mock.call.set_variable("HOTLINE_INTAKE", "ivr"),
+        mock.call.stream_file(GREETING),
+        mock.call.set_variable("HOTLINE_GREETED", "1"),
+        mock.call.set_variable("HOTLINE_PRIOR_CALLS", "3"),
+        mock.call.set_variable("HOTLINE_REPEAT_CALLER", "1"),
+    ]
+    assert warnings(callflow_logs) == []
+    infos = [r.getMessage() for r in callflow_logs.records if r.name == CALLFLOW_LOG]
+    assert infos == [f"[{UID}] greeted {CALLER}, prior calls: 3"]
+
+
+async def test_looks_up_the_caller_by_number_and_excludes_this_call() -> None:
+    flow = Flow(FakeStore(CallerHistory(1, ago(days=3))))
+    before = datetime.now(UTC)
+    await flow.run()
+
+    [(number, now, exclude)] = flow.store.queries
+    assert (number, exclude) == (CALLER, UID)
+    assert now.tzinfo is not None and before <= now <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("last_call_at", "repeat"),
+    [
+        (ago(hours=1), "1"),
+        (ago(hours=23, minutes=50), "1"),
+        (ago(hours=25), "0"),
+        (ago(days=10), "0"),
+        (ago(hours=1).replace(tzinfo=None), "1"),  # SQLite hands back naive UTC
+        (ago(hours=30).replace(tzinfo=None), "0"),
+        (None, "0"),
+    ],
+    ids=["1h", "23h50m", "25h", "10d", "naive-1h", "naive-30h", "never"],
+)
+async def test_repeat_caller_means_a_call_within_24_hours(last_call_at: datetime | None, repeat: str) -> None:
+    flow = Flow(FakeStore(CallerHistory(0 if last_call_at is None else 2, last_call_at)))
+    await flow.run()
+
+    assert flow.variables()["HOTLINE_REPEAT_CALLER"] == repeat
+    assert flow.variables()["HOTLINE_PRIOR_CALLS"] == ("0" if last_call_at is None else "2")
+
+
+async def test_greeting_does_not_wait_for_the_look_up() -> None:
+    store = FakeStore(CallerHistory(5, ago(hours=1)), block=True)
+    flow = Flow(store, lookup_timeout=STEP)
+    lookup_pending_during_greeting: list[bool] = []
+
+    async def greeting(path: str, escape_digits: str = "", timeout: float = 60.0) -> str:
+        await store.entered.wait()  # the look-up is in flight ...
+        lookup_pending_during_greeting.append(not store.release.is_set())
+        store.release.set()  # ... and only answers once the greeting is under way
+        return ""
+
+    flow.call.stream_file.side_effect = greeting
+    await flow.run()
+
+    assert lookup_pending_during_greeting == [True]
+    assert flow.variables()["HOTLINE_PRIOR_CALLS"] == "5"
+
+
+async def test_slow_look_up_is_skipped_and_the_greeting_still_plays(
+    callflow_logs: pytest.LogCaptureFixture,
+) -> None:
+    store = FakeStore(CallerHistory(9, ago(hours=1)), block=True)  # never released
+    flow = Flow(store, lookup_timeout=0.05)
+    await flow.run()
+
+    assert flow.awaited() == [
+        mock.call.set_variable("HOTLINE_INTAKE", "ivr"),
+        mock.call.stream_file(GREETING),
+        mock.call.set_variable("HOTLINE_GREETED", "1"),
+    ]
+    assert "HOTLINE_PRIOR_CALLS" not in flow.variables()
+    assert "HOTLINE_REPEAT_CALLER" not in flow.variables()
+    assert store.cancelled.is_set(), "the timed-out query must be cancelled, not left running"
+    assert warnings(callflow_logs) == [f"[{UID}] caller look-up skipped: TimeoutError"]
+
+
+@pytest.mark.parametrize(
+    ("error", "name"),
+    [
+        (OperationalError("SELECT count(calls.id)", {}, Exception("database is locked")), "OperationalError"),
+        (ConnectionRefusedError(111, "Connection refused"), "ConnectionRefusedError"),
+    ],
+    ids=["sqlalchemy", "oserror"],
+)
+async def test_failed_look_up_is_skipped_and_the_greeting_still_plays(
+    callflow_logs: pytest.LogCaptureFixture, error: BaseException, name: str
+) -> None:
+    flow = Flow(FakeStore(error=error))
+    await flow.run()
+
+    assert flow.awaited() == [
+        mock.call.set_variable("HOTLINE_INTAKE", "ivr"),
+        mock.call.stream_file(GREETING),
+        mock.call.set_variable("HOTLINE_GREETED", "1"),
+    ]
+    assert warnings(callflow_logs) == [f"[{UID}] caller look-up skipped: {name}"]
+
+
+async def test_hangup_during_the_greeting_propagates_and_greeted_is_not_set() -> None:
+    store = FakeStore(CallerHistory(1, ago(hours=1)), block=True)
+    flow = Flow(store, lookup_timeout=STEP)
+
+    async def caller_hangs_up(path: str, escape_digits: str = "", timeout: float = 60.0) -> str:
+        await store.entered.wait()
+        raise AgiHangup(f"channel hung up while playing {path}")
+
+    flow.call.stream_file.side_effect = caller_hangs_up
+    with pytest.raises(AgiHangup):
+        await flow.run()
+
+    assert flow.awaited() == [
+        mock.call.set_variable("HOTLINE_INTAKE", "ivr"),
+        mock.call.stream_file(GREETING),
+    ]
+    async with asyncio.timeout(STEP):
+        await store.cancelled.wait()  # the look-up does not outlive the call
+
+
+async def test_missing_greeting_prompt_propagates_and_greeted_is_not_set() -> None:
+    """The dialplan then plays its own greeting (it checks HOTLINE_GREETED)."""
+    flow = Flow(FakeStore(CallerHistory(1, ago(hours=1))))
+    flow.call.stream_file.side_effect = AgiError(f"prompt {GREETING} could not be played", "200 result=-1 endpos=0")
+    with pytest.raises(AgiError, match="could not be played"):
+        await flow.run()
+
+    assert "HOTLINE_GREETED" not in flow.variables()
+    assert flow.variables() == {"HOTLINE_INTAKE": "ivr"}
+
+
+async def test_tracker_publishes_the_ivr_intake_row() -> None:
+    flow = Flow(FakeStore(CallerHistory(0, None)))
+    before = datetime.now(UTC)
+    await flow.run()
+
+    assert len(flow.rows) == 1
+    row = flow.rows[0]
+    assert row["uniqueid"] == UID
+    assert row["intake"] == "ivr"
+    assert row["caller_number"] == CALLER
+    assert row["dialled_number"] == DIALLED
+    assert before <= row["started_at"] <= datetime.now(UTC)
+    assert flow.tracker.live[UID].intake == "ivr"
+
+
+async def test_tracker_row_is_published_even_when_the_caller_hangs_up_at_once() -> None:
+    flow = Flow(FakeStore(CallerHistory(0, None)))
+    flow.call.set_variable.side_effect = AgiHangup("channel hung up before SET VARIABLE")
+    with pytest.raises(AgiHangup):
+        await flow.run()
+
+    assert [row["intake"] for row in flow.rows] == ["ivr"]
+    flow.call.stream_file.assert_not_awaited()
+
+
+def test_register_routes_hotline_intake() -> None:
+    router: Router[Any] = Router()
+    register(router)
+    assert router.resolve("hotline-intake") is hotline_intake
+    assert router.scripts == ["hotline-intake"]
