@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +21,9 @@ from ivr.asterisk.layout import AsteriskLayout, choose_layout
 from ivr.asterisk.process import AsteriskProcess, AsteriskStartError
 from ivr.asterisk.render import render_all
 from ivr.asterisk.sandbox import SandboxError, install_sandbox
+from ivr.calls.store import CallStore
 from ivr.db.engine import SchemaOutdated, create_engine, upgrade
+from ivr.db.models import Call
 from ivr.democall import DemoCallError, place_demo_call
 from ivr.prompts.generate import PromptError, generate_prompts
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
@@ -218,9 +221,31 @@ async def _upgrade(settings: Settings) -> None:
 def cmd_call(settings: Settings, arguments: argparse.Namespace) -> int:
     number = arguments.number or settings.sip.hotline_number
     _progress(f"calling {number} as {arguments.caller} for up to {arguments.seconds} s (SIPp)")
-    summary = place_demo_call(settings, number, arguments.caller, arguments.seconds)
-    _progress(summary)
+    placed_at = datetime.now(UTC)
+    place_demo_call(settings, number, arguments.caller, arguments.seconds)
+    call = _run(_recorded_call(settings, arguments.caller, placed_at))
+    if call is None:
+        _progress("the call went through, but the server has not recorded it: is 'hotline up' running?")
+        return 1
+    agent = f" by agent {call.agent}" if call.agent else ""
+    wait = f" after waiting {call.wait_seconds:.1f} s" if call.wait_seconds is not None else ""
+    _progress(f"recorded: outcome {call.outcome}{agent}{wait} (uniqueid {call.uniqueid})")
     return 0
+
+
+async def _recorded_call(settings: Settings, caller: str, since: datetime) -> Call | None:
+    """The demo call's row, once the server has written it (it does so right after the hang-up)."""
+    engine = create_engine(settings.database)
+    store = CallStore(engine)
+    try:
+        for _attempt in range(20):
+            call = await store.last_ended_call(caller, since - timedelta(seconds=2))
+            if call is not None:
+                return call
+            await asyncio.sleep(0.25)
+        return None
+    finally:
+        await engine.dispose()
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -51,6 +51,18 @@ class CallStore:
         return CallerHistory(int(count), last)
 
 
+    async def last_ended_call(self, number: str, since: datetime) -> Call | None:
+        query = (
+            select(Call)
+            .where(Call.caller_number == number, Call.ended_at.is_not(None), Call.started_at >= since)
+            .order_by(Call.id.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return Call(**row._asdict()) if row is not None else None
+
+
 class CallWriter:
     """Takes rows without blocking the caller's path and writes them in order, retrying on failure.
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import os
+import sys
 
 import aiohttp
 import pytest
 
 from ivr import keys
+from ivr.asterisk.process import AsteriskProcess
 from ivr.fastagi import AgiCall, FastAgiServer, Router
 from ivr.intake.context import CallContext
-from ivr.asterisk.process import AsteriskProcess
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from tests.helpers import CITIZEN, Hotline, start_hotline, wait
@@ -132,3 +135,18 @@ async def test_healthz_reports_each_part_and_turns_503_when_fastagi_is_down(hotl
     assert healthy["database"]["ok"] and healthy["ami"]["ok"] and healthy["fastagi"]["ok"]
     assert healthy["ami"]["queues"]["hotline"]["members"] == hotline.settings.sip.agent_count
     assert degraded["fastagi"]["ok"] is False and degraded["ami"]["ok"] is True
+
+
+async def test_hotline_call_places_a_demo_call_that_agent_8001_answers(hotline: Hotline) -> None:
+    """The newcomer's path from the README: `hotline call` while a softphone is registered as 8001."""
+    environ = {**os.environ, "HOTLINE_SIP_PORT": str(hotline.settings.sip.port),
+               "HOTLINE_DATABASE_URL": hotline.settings.database}
+    async with hotline.agent("8001"):
+        demo = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ivr", "call", "--seconds", "8", env=environ,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await demo.communicate()
+    text = output.decode()
+    assert demo.returncode == 0, text
+    assert "recorded: outcome answered by agent 8001" in text
