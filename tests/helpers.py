@@ -30,6 +30,8 @@ POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CARRIER_IP = "127.0.0.2"
 AGENT_IP = "127.0.0.1"
 CITIZEN = "13800138000"
+# Long enough for the greeting (about 5 s), a ring and some conversation.
+CONVERSATION_MS = 10_000
 
 
 @asynccontextmanager
@@ -144,6 +146,24 @@ class Hotline:
         async with run_sipp(sipp) as process:
             await wait(registered, 10, f"agent {number} did not register", process)
             yield process
+
+    async def call_answered_by(self, agent: str, caller: str = CITIZEN) -> Call:
+        """A citizen calls 12345 while `agent` is registered; the stored call once it has ended."""
+        async with self.agent(agent) as softphone:
+            finished = self.expect_finished_call()
+            citizen = await self.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS, caller=caller)
+            assert citizen.process.returncode == 0, citizen.errors
+            row = await wait(finished, 15, "the call did not reach the database", softphone)
+        return await self.stored_call(row["uniqueid"])
+
+    async def unanswered_call(self, number: str, hang_up_after_ms: int, caller: str = CITIZEN,
+                              scenario: str = "citizen_hangs_up.xml") -> Call:
+        """A citizen call with no agent to take it; the stored call once it has ended."""
+        finished = self.expect_finished_call()
+        citizen = await self.citizen_call(number, hang_up_after_ms, caller, scenario)
+        assert citizen.process.returncode == 0, citizen.errors
+        row = await wait(finished, 15, "the call did not reach the database")
+        return await self.stored_call(row["uniqueid"])
 
     async def citizen_call(self, number: str, hang_up_after_ms: int, caller: str = CITIZEN,
                            scenario: str = "citizen_hangs_up.xml") -> SippProcess:

@@ -16,23 +16,17 @@ from ivr.fastagi import AgiCall, FastAgiServer, Router
 from ivr.intake.context import CallContext
 from ivr.secrets import Secrets
 from ivr.settings import Settings
-from tests.helpers import CITIZEN, Hotline, start_hotline, wait
+from tests.helpers import CITIZEN, CONVERSATION_MS, Hotline, start_hotline, wait
 
 pytestmark = pytest.mark.asterisk
-# Long enough for the greeting (about 5 s), a ring and some conversation.
-CONVERSATION_MS = 10_000
 
 
 async def test_answered_call_is_stored_with_answer_time_wait_and_agent(
     asterisk: AsteriskProcess, settings: Settings, secrets: Secrets, database_url: str
 ) -> None:
     settings = dataclasses.replace(settings, database_url=database_url)
-    async with start_hotline(settings, secrets, asterisk) as hotline, hotline.agent("8001") as agent:
-        finished = hotline.expect_finished_call()
-        citizen = await hotline.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS)
-        assert citizen.process.returncode == 0, citizen.errors
-        row = await wait(finished, 15, "the call did not reach the database", agent)
-        call = await hotline.stored_call(row["uniqueid"])
+    async with start_hotline(settings, secrets, asterisk) as hotline:
+        call = await hotline.call_answered_by("8001")
     assert call.outcome == "answered"
     assert call.agent == "8001"
     assert call.caller_number == CITIZEN and call.dialled_number == "12345"
@@ -45,12 +39,8 @@ async def test_answered_call_is_stored_with_answer_time_wait_and_agent(
 
 
 async def test_caller_who_hangs_up_in_the_queue_is_stored_as_abandoned_with_the_wait(hotline: Hotline) -> None:
-    finished = hotline.expect_finished_call()
     # No agent is registered: the caller waits in the queue after the greeting, then gives up.
-    citizen = await hotline.citizen_call("12345", hang_up_after_ms=8_000, caller="13900139000")
-    assert citizen.process.returncode == 0, citizen.errors
-    row = await wait(finished, 15, "the abandoned call did not reach the database")
-    call = await hotline.stored_call(row["uniqueid"])
+    call = await hotline.unanswered_call("12345", hang_up_after_ms=8_000, caller="13900139000")
     assert call.outcome == "abandoned"
     assert call.caller_number == "13900139000"
     assert call.answered_at is None and call.agent is None
@@ -60,14 +50,8 @@ async def test_caller_who_hangs_up_in_the_queue_is_stored_as_abandoned_with_the_
 
 async def test_with_the_fastagi_server_down_the_call_still_reaches_the_agent(hotline: Hotline) -> None:
     await hotline.app[keys.FASTAGI].stop()
-    async with hotline.agent("8002") as agent:
-        finished = hotline.expect_finished_call()
-        citizen = await hotline.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS)
-        assert citizen.process.returncode == 0, citizen.errors
-        row = await wait(finished, 15, "the call did not reach the database", agent)
-    call = await hotline.stored_call(row["uniqueid"])
-    assert call.outcome == "answered"
-    assert call.agent == "8002"
+    call = await hotline.call_answered_by("8002")
+    assert (call.outcome, call.agent) == ("answered", "8002")
     assert call.intake == "classic-agi", "the classic AGI script greeted the caller"
 
 
@@ -82,14 +66,9 @@ async def test_when_the_call_flow_fails_the_dialplan_greets_and_queues_the_calle
     broken = FastAgiServer(hotline.settings.fastagi, router, original.context_for)
     await broken.start()
     try:
-        async with hotline.agent("8004") as agent:
-            finished = hotline.expect_finished_call()
-            citizen = await hotline.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS)
-            assert citizen.process.returncode == 0, citizen.errors
-            row = await wait(finished, 15, "the call did not reach the database", agent)
+        call = await hotline.call_answered_by("8004")
     finally:
         await broken.stop()
-    call = await hotline.stored_call(row["uniqueid"])
     assert (call.outcome, call.agent, call.intake) == ("answered", "8004", "fallback")
 
 
@@ -112,12 +91,9 @@ async def test_with_the_whole_server_down_the_call_is_answered_and_recorded_when
 
 
 async def test_a_call_from_the_citizens_side_to_another_number_is_refused(hotline: Hotline) -> None:
-    finished = hotline.expect_finished_call()
-    # An international number through the hotline's trunk: the classic toll-fraud attempt.
-    citizen = await hotline.citizen_call("0085212345678", hang_up_after_ms=0, scenario="citizen_refused.xml")
-    assert citizen.process.returncode == 0, f"expected 403 Forbidden: {citizen.errors}"
-    row = await wait(finished, 10, "the refused call was not recorded")
-    call = await hotline.stored_call(row["uniqueid"])
+    # An international number through the hotline's trunk: the classic toll-fraud attempt. The SIPp
+    # scenario itself fails unless the answer is 403 Forbidden.
+    call = await hotline.unanswered_call("0085212345678", hang_up_after_ms=0, scenario="citizen_refused.xml")
     assert call.outcome == "refused"
     assert call.dialled_number == "0085212345678"
     assert call.answered_at is None
