@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ivr.fastagi.errors import (
     AgiCommandTimeout,
@@ -18,15 +18,13 @@ from ivr.fastagi.errors import (
 )
 
 REPLY = re.compile(r"^(?P<code>\d{3}) result=(?P<result>-?[^ ]*)(?: \((?P<data>.*?)\))?(?P<extra>(?: \w+=\S*)*)\s*$")
-HANGUP_LINE = b"HANGUP"
 
 
-@dataclass(frozen=True)
-class AgiReply:
+class AgiReply(NamedTuple):
     code: int
     result: str
     data: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = {}  # noqa: RUF012  (never mutated; a tuple field, not a shared class attribute)
 
     @property
     def result_int(self) -> int:
@@ -40,36 +38,44 @@ def parse_reply(line: str) -> AgiReply:
     match = REPLY.match(line)
     if match is None:
         raise AgiProtocolError(f"not an AGI reply: {line[:200]!r}", line)
-    extra = dict(item.split("=", 1) for item in match.group("extra").split())
-    return AgiReply(int(match.group("code")), match.group("result"), match.group("data"), extra)
+    code, result, data, extra = match.groups()
+    if not extra:
+        return AgiReply(int(code), result, data)
+    return AgiReply(int(code), result, data, dict(item.split("=", 1) for item in extra.split()))
 
 
 async def read_environment(reader: asyncio.StreamReader, max_bytes: int, timeout: float) -> dict[str, str]:
-    """Read `agi_*: value` lines up to the blank line; EOF, junk, size or time over the cap raise."""
-    environment: dict[str, str] = {}
-    received = 0
+    """Read `agi_*: value` lines up to the blank line; EOF, junk, size or time over the cap raise.
+
+    The reader's limit must be `max_bytes`: an environment that outgrows it is refused at once.
+    """
     try:
         async with asyncio.timeout(timeout):
-            while True:
-                line = await reader.readline()
-                received += len(line)
-                if received > max_bytes:
-                    raise AgiHeaderError(f"AGI environment larger than {max_bytes} bytes")
-                if not line.endswith(b"\n"):
-                    raise AgiHeaderError(f"connection closed after {received} bytes, before the end of the environment")
-                text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-                if not text:
-                    break
-                key, sep, value = text.partition(":")
-                if not sep or not key.startswith("agi_"):
-                    raise AgiHeaderError(f"malformed AGI environment line: {text[:100]!r}")
-                environment[key.strip()] = value.strip()
+            data = await reader.readuntil(b"\n\n")
     except TimeoutError:
-        raise AgiHeaderError(f"AGI environment not complete after {timeout:g} s ({received} bytes)") from None
+        raise AgiHeaderError(f"AGI environment not complete after {timeout:g} s") from None
+    except asyncio.IncompleteReadError as exc:
+        raise AgiHeaderError(
+            f"connection closed after {len(exc.partial)} bytes, before the end of the environment"
+        ) from None
+    except asyncio.LimitOverrunError:
+        raise AgiHeaderError(f"AGI environment larger than {max_bytes} bytes") from None
     except ConnectionError as exc:
-        raise AgiHeaderError(f"connection lost after {received} bytes: {exc}") from None
-    except ValueError as exc:  # a single line longer than the reader's limit
-        raise AgiHeaderError(f"AGI environment line too long: {exc}") from None
+        raise AgiHeaderError(f"connection lost during the environment: {exc}") from None
+    if len(data) > max_bytes:
+        raise AgiHeaderError(f"AGI environment larger than {max_bytes} bytes")
+    return _parse_environment(data)
+
+
+def _parse_environment(data: bytes) -> dict[str, str]:
+    environment: dict[str, str] = {}
+    for text in data.decode("utf-8", errors="replace").split("\n"):
+        if not text:
+            break
+        key, sep, value = text.partition(":")
+        if not sep or not key.startswith("agi_"):
+            raise AgiHeaderError(f"malformed AGI environment line: {text[:100]!r}")
+        environment[key.strip()] = value.strip()
     if not environment:
         raise AgiHeaderError("empty AGI environment")
     return environment
@@ -80,7 +86,11 @@ def quote(value: str) -> str:
 
 
 class AgiCall:
-    """Commands on one channel. Only one command is in flight at a time; each has a timeout."""
+    """Commands on one channel. Only one command is in flight at a time; each has a timeout.
+
+    The timeouts share one timer per call (re-armed only when it fires early): a timer per command
+    costs more than the command's own round trip on loopback.
+    """
 
     def __init__(
         self,
@@ -95,7 +105,12 @@ class AgiCall:
         self.command_timeout = command_timeout
         self.hung_up = False
         self._lock = asyncio.Lock()
-        self._owed = 0  # replies to timed-out commands that Asterisk may still send
+        self._loop = asyncio.get_running_loop()
+        self._unanswered = 0  # commands sent whose reply has not been read (late ones are skipped)
+        self._deadline: float | None = None
+        self._waiter: asyncio.Task[object] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._expired = False
 
     @property
     def uniqueid(self) -> str:
@@ -117,47 +132,85 @@ class AgiCall:
         if self.hung_up:
             raise AgiHangup(f"channel hung up before {words[0]}")
         line = " ".join(words)
+        waited = timeout or self.command_timeout
         async with self._lock:
+            self._arm(waited)
             try:
-                async with asyncio.timeout(timeout or self.command_timeout):
-                    self.writer.write(line.encode() + b"\n")
-                    await self.writer.drain()
-                    while self._owed:
-                        await self._read_reply("(late reply)")
-                        self._owed -= 1
-                    return await self._read_reply(line)
-            except TimeoutError:
-                self._owed += 1
-                waited = timeout or self.command_timeout
+                self.writer.write(line.encode() + b"\n")
+                self._unanswered += 1
+                await self.writer.drain()
+                while self._unanswered > 1:
+                    await self._skip_late_reply()
+                return await self._read_reply(line)
+            except asyncio.CancelledError:
+                if not self._expired:
+                    raise  # cancelled from outside, e.g. the handler's own time limit
+                self._expired = False
+                if self._waiter is not None:
+                    self._waiter.uncancel()
                 raise AgiCommandTimeout(f"no reply to {words[0]} within {waited:g} s") from None
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 self.hung_up = True
                 raise AgiHangup(f"connection lost during {words[0]}: {exc}") from None
+            except ValueError:  # a reply line longer than the reader's limit
+                raise AgiProtocolError(f"reply to {words[0]} too long") from None
+            finally:
+                self._deadline = None
+
+    def _arm(self, seconds: float) -> None:
+        self._deadline = self._loop.time() + seconds
+        self._waiter = asyncio.current_task()
+        if self._watchdog is not None and self._watchdog.when() > self._deadline:
+            self._watchdog.cancel()
+            self._watchdog = None
+        if self._watchdog is None:
+            self._watchdog = self._loop.call_at(self._deadline, self._check_deadline)
+
+    def _check_deadline(self) -> None:
+        self._watchdog = None
+        if self._deadline is None or self._waiter is None:
+            return  # no command in flight
+        if self._loop.time() < self._deadline:
+            self._watchdog = self._loop.call_at(self._deadline, self._check_deadline)
+            return
+        self._expired = True
+        self._waiter.cancel()
+
+    async def _skip_late_reply(self) -> None:
+        """The reply to a command we gave up on: read and dropped, whatever it says."""
+        try:
+            await self._read_reply("(late reply)")
+        except AgiHangup:
+            raise
+        except AgiError:
+            pass
 
     async def _read_reply(self, line: str) -> AgiReply:
-        while True:
+        raw = await self.reader.readline()
+        while raw == b"HANGUP\n":
+            self.hung_up = True  # out of band: the real reply still follows
             raw = await self.reader.readline()
-            if not raw:
-                self.hung_up = True
-                raise AgiHangup(f"connection closed during {line.split()[0]}")
-            if raw.strip() == HANGUP_LINE:
-                self.hung_up = True  # out of band: the real reply still follows
-                continue
-            if not raw.endswith(b"\n"):
-                self.hung_up = True
-                raise AgiHangup(f"connection closed in the middle of the reply to {line.split()[0]}")
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if text.startswith("510 "):
-                raise AgiInvalidCommand(f"Asterisk does not know {line!r}", text)
-            if text.startswith("511 "):
-                self.hung_up = True
-                raise AgiDeadChannel(f"{line.split()[0]} refused on a dead channel", text)
-            if text.startswith("520 "):
-                raise AgiUsageError(f"wrong syntax for {line!r}", text)
-            if text.startswith("520-"):
-                raise AgiUsageError(f"wrong syntax for {line!r}", text + "\n" + await self._read_usage())
-            reply = parse_reply(text)
-            return self._check(reply, line, text)
+        if not raw.endswith(b"\n"):  # EOF, possibly in the middle of a line
+            self.hung_up = True
+            raise AgiHangup(f"connection closed during {line.split()[0]}")
+        self._unanswered -= 1
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if text.startswith("200 "):
+            return parse_reply(text)
+        raise await self._error_reply(line, text)
+
+    async def _error_reply(self, line: str, text: str) -> AgiError:
+        if text.startswith("510 "):
+            return AgiInvalidCommand(f"Asterisk does not know {line!r}", text)
+        if text.startswith("511 "):
+            self.hung_up = True
+            return AgiDeadChannel(f"{line.split()[0]} refused on a dead channel", text)
+        if text.startswith("520 "):
+            return AgiUsageError(f"wrong syntax for {line!r}", text)
+        if text.startswith("520-"):
+            return AgiUsageError(f"wrong syntax for {line!r}", text + "\n" + await self._read_usage())
+        parse_reply(text)  # raises AgiProtocolError for a line that is not a reply at all
+        return AgiError(f"unexpected reply to {line!r}", text)
 
     async def _read_usage(self) -> str:
         lines: list[str] = []
@@ -166,11 +219,6 @@ class AgiCall:
             if not raw or raw.startswith(b"520 "):
                 return "\n".join(lines)
             lines.append(raw.decode(errors="replace").rstrip())
-
-    def _check(self, reply: AgiReply, line: str, text: str) -> AgiReply:
-        if reply.code != 200:
-            raise AgiError(f"unexpected reply to {line!r}", text)
-        return reply
 
     async def get_variable(self, name: str) -> str | None:
         reply = await self.command("GET VARIABLE", name)
@@ -194,6 +242,8 @@ class AgiCall:
         await self.command("VERBOSE", quote(message), str(level))
 
     async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         try:
             self.writer.close()
             await self.writer.wait_closed()

@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 
 Ctx = TypeVar("Ctx")
 Handler = Callable[[AgiCall, Ctx], Awaitable[None]]
-STREAM_LIMIT = 64 * 1024
 
 
 class Router(Generic[Ctx]):
@@ -65,7 +64,9 @@ class FastAgiServer(Generic[Ctx]):
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._accept, self.settings.host, self.settings.port, limit=STREAM_LIMIT, reuse_address=True
+            # The stream's limit is the environment's size cap (and bounds a reply line too).
+            self._accept, self.settings.host, self.settings.port, limit=self.settings.max_header_bytes,
+            reuse_address=True,
         )
         logger.info("FastAGI listening on %s:%s", self.settings.host, self.settings.port)
 

@@ -291,7 +291,7 @@ async def test_normal_session_sends_exact_command_lines_and_parses_the_replies(
     [
         (b"agi_network: yes\nagi_network_script hotline-intake\n\n", "malformed AGI environment line"),
         (b"agi_network: yes\nnetwork_script: hotline-intake\n\n", "malformed AGI environment line"),
-        (b"\n", "empty AGI environment"),
+        (b"\n\n", "empty AGI environment"),
     ],
     ids=["no-colon", "not-agi-prefixed", "empty"],
 )
@@ -694,7 +694,51 @@ async def test_late_reply_after_a_command_timeout_is_not_taken_as_the_next_answe
     result = await settle(outcome)
 
     assert result != "stale", "the late reply to GET VARIABLE SLOW was returned for GET VARIABLE NEXT"
-    assert result == "fresh" or isinstance(result, AgiError)
+    assert result == "fresh"
+    await harness.sessions_done(server)
+
+
+async def test_a_late_error_reply_is_dropped_without_breaking_the_next_command(harness: Harness) -> None:
+    outcome = new_future()
+
+    async def flow(call: AgiCall, ctx: Context) -> None:
+        with contextlib.suppress(AgiCommandTimeout):
+            await call.command("SOME NEW COMMAND")
+        outcome.set_result(await call.get_variable("NEXT"))
+
+    harness.router.add("flow", flow)
+    server = await harness.start(command_timeout=0.2)
+    fake = await harness.connect(server)
+    await fake.start("flow")
+
+    assert await fake.read_command() == "SOME NEW COMMAND"
+    assert await fake.read_command() == "GET VARIABLE NEXT"
+    await fake.send("510 Invalid or unknown command")  # the late answer to SOME NEW COMMAND
+    await fake.send("200 result=1 (fresh)")
+    assert await settle(outcome) == "fresh"
+    await harness.sessions_done(server)
+
+
+async def test_a_command_cancelled_from_outside_leaves_its_reply_to_be_skipped(harness: Harness) -> None:
+    """The handler's own time limit cancels a command; the next command must not take its reply."""
+    outcome = new_future()
+
+    async def flow(call: AgiCall, ctx: Context) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await call.get_variable("STUCK")
+        outcome.set_result(await call.get_variable("NEXT"))
+
+    harness.router.add("flow", flow)
+    server = await harness.start(command_timeout=5)
+    fake = await harness.connect(server)
+    await fake.start("flow")
+
+    assert await fake.read_command() == "GET VARIABLE STUCK"
+    assert await fake.read_command() == "GET VARIABLE NEXT"
+    await fake.send("200 result=1 (stuck)")
+    await fake.send("200 result=1 (next)")
+    assert await settle(outcome) == "next"
     await harness.sessions_done(server)
 
 
