@@ -80,6 +80,7 @@ def end_row(agi: AGI) -> dict[str, Any]:
         row["wait_seconds"] = hold if hold is not None else round(now - enqueued, 3)
     if agent is not None:
         row["agent"] = agent
+        row["seat"] = (agi.get_variable(var.MEMBER_INTERFACE) or "").removeprefix("PJSIP/") or None
         if enqueued is not None and hold is not None:
             row["answered_at"] = _iso(enqueued + hold)
     return row

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ivr import keys
+from ivr.agents.service import AgentService
+from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.ami.queue_state import QueueState
 from ivr.asterisk.layout import AsteriskLayout
@@ -17,12 +19,14 @@ from ivr.calls import classic_spool
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker
 from ivr.db.engine import create_engine, ensure_current
+from ivr.desk import routes as desk
 from ivr.fastagi import FastAgiServer, Router
 from ivr.intake import handlers as intake
 from ivr.intake.context import CallContext, CallContextFactory, Services
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web import health
+from ivr.web.auth import auth_middleware
 
 logger = logging.getLogger(__name__)
 CITIZENS_CONTEXT = "citizens"  # the context name in asterisk_conf/extensions.conf.in
@@ -35,15 +39,17 @@ def build_router() -> Router[CallContext]:
 
 
 def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[auth_middleware(secrets.web_secret)])
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = secrets
     app[keys.LAYOUT] = layout
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_call_recording)
     app.cleanup_ctx.append(_ami)
+    app.cleanup_ctx.append(_agents)
     app.cleanup_ctx.append(_fastagi)
     health.setup_routes(app)
+    desk.setup_routes(app)
     return app
 
 
@@ -84,6 +90,19 @@ async def _ami(app: web.Application) -> AsyncIterator[None]:
     await client.start()
     yield
     await client.stop()
+
+
+async def _agents(app: web.Application) -> AsyncIterator[None]:
+    store = AgentStore(app[keys.ENGINE])
+    service = AgentService(app[keys.SETTINGS], app[keys.AMI], store)
+    app[keys.AGENT_STORE] = store
+    app[keys.AGENT_SERVICE] = service
+
+    async def reconcile() -> None:
+        await service.reconcile()
+
+    app[keys.AMI].refresh_listeners.append(reconcile)
+    yield
 
 
 async def _fastagi(app: web.Application) -> AsyncIterator[None]:

@@ -9,20 +9,22 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from ivr.agents.errors import AgentError
+from ivr.agents.store import AgentStore
 from ivr.app import build_app
 from ivr.asterisk.layout import AsteriskLayout, choose_layout
 from ivr.asterisk.process import AsteriskProcess, AsteriskStartError
 from ivr.asterisk.render import render_all
 from ivr.asterisk.sandbox import SandboxError, install_sandbox
 from ivr.calls.store import CallStore
-from ivr.db.engine import SchemaOutdated, create_engine, upgrade
+from ivr.db.engine import SchemaOutdated, create_engine, ensure_current, upgrade
 from ivr.db.models import Call
 from ivr.democall import DemoCallError, place_demo_call
 from ivr.prompts.generate import PromptError, generate_prompts
@@ -33,7 +35,9 @@ logger = logging.getLogger("hotline")
 T = TypeVar("T")
 EXPECTED_ERRORS = (
     SettingsError, SecretsError, SandboxError, AsteriskStartError, PromptError, SchemaOutdated, DemoCallError, OSError,
+    AgentError,
 )
+FIRST_AGENT = "1001"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     _command(asterisk, "cli", "open Asterisk's console", cmd_asterisk_cli)
     db = commands.add_parser("db", help="the database").add_subparsers(title="actions")
     _command(db, "upgrade", "migrate the database schema to the newest version", cmd_db_upgrade)
+    agent = commands.add_parser("agent", help="agents (people who answer calls)").add_subparsers(title="actions")
+    add = _command(agent, "add", "create an agent; prints the new PIN once", cmd_agent_add)
+    add.add_argument("agent_id", help="工号: digits, keyed on the phone to log in")
+    add.add_argument("--name", required=True)
+    add.add_argument("--skills", default="general", help="comma-separated, e.g. general,dialect")
+    _command(agent, "list", "list the agents", cmd_agent_list)
     call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
     call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
     call.add_argument("--caller", default="13800138000", help="the citizen's number")
@@ -113,6 +123,9 @@ def cmd_up(settings: Settings, _arguments: argparse.Namespace) -> int:
     secrets, layout = prepare(settings, install=True)
     _progress("migrating the database")
     _run(_upgrade(settings))
+    first = _run(_first_agent(settings))
+    if first is not None:
+        _progress(f"created agent {first[0]} with PIN {first[1]} (more with 'hotline agent add')")
     return _run(_up(settings, secrets, layout))
 
 
@@ -153,16 +166,17 @@ async def _serve(
 
 
 def _print_welcome(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> None:
-    first = settings.agent_numbers[0]
+    first = settings.seat_numbers[0]
     print(
         f"""
 The 12345 hotline is up.
   Citizens' calls (SIP):  sip:{settings.sip.hotline_number}@<this machine>:{settings.sip.port}
                           accepted from {", ".join(settings.sip.carrier_addresses)} (setting sip.carrier_addresses)
-  Agents' softphones:     register as {first}…{settings.agent_numbers[-1]} at <this machine>:{settings.sip.port}
-                          e.g. user {first}, password {secrets.agent_passwords[first]}
+  Seats (softphones):     register as {first}…{settings.seat_numbers[-1]} at <this machine>:{settings.sip.port}
+                          e.g. user {first}, password {secrets.seat_passwords[first]}
                           (all passwords: {settings.secrets_file})
-  Web:                    http://{settings.web.host}:{settings.web.port}/healthz
+  Agents' desk:           http://{settings.web.host}:{settings.web.port}/desk  (log in, then take a seat)
+  Health:                 http://{settings.web.host}:{settings.web.port}/healthz
   Asterisk log:           {layout.messages_log}
   Try it:                 hotline call   (a demo citizen call, in another terminal)
 Press Ctrl-C to stop everything.
@@ -218,6 +232,38 @@ async def _upgrade(settings: Settings) -> None:
         await engine.dispose()
 
 
+def cmd_agent_add(settings: Settings, arguments: argparse.Namespace) -> int:
+    skills = [skill.strip() for skill in arguments.skills.split(",") if skill.strip()]
+    pin = _run(_with_agents(settings, lambda store: store.add(arguments.agent_id, arguments.name, skills)))
+    _progress(f"agent {arguments.agent_id} ({arguments.name}) created; PIN {pin} (shown only now)")
+    return 0
+
+
+def cmd_agent_list(settings: Settings, _arguments: argparse.Namespace) -> int:
+    for agent in _run(_with_agents(settings, lambda store: store.all())):
+        print(f"{agent.id}\t{agent.name}\t{agent.skills}\t{'active' if agent.active else 'disabled'}")
+    return 0
+
+
+async def _with_agents(settings: Settings, use: Callable[[AgentStore], Awaitable[T]]) -> T:
+    engine = create_engine(settings.database)
+    try:
+        await ensure_current(engine)
+        return await use(AgentStore(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _first_agent(settings: Settings) -> tuple[str, str] | None:
+    """On a hotline with no agent yet, create one so that a newcomer can log in; (id, PIN)."""
+    async def create(store: AgentStore) -> tuple[str, str] | None:
+        if await store.all():
+            return None
+        return FIRST_AGENT, await store.add(FIRST_AGENT, "坐席一号")
+
+    return await _with_agents(settings, create)
+
+
 def cmd_call(settings: Settings, arguments: argparse.Namespace) -> int:
     number = arguments.number or settings.sip.hotline_number
     _progress(f"calling {number} as {arguments.caller} for up to {arguments.seconds} s (SIPp)")
@@ -227,7 +273,7 @@ def cmd_call(settings: Settings, arguments: argparse.Namespace) -> int:
     if call is None:
         _progress("the call went through, but the server has not recorded it: is 'hotline up' running?")
         return 1
-    agent = f" by agent {call.agent}" if call.agent else ""
+    agent = f" by agent {call.agent} at seat {call.seat}" if call.agent else ""
     wait = f" after waiting {call.wait_seconds:.1f} s" if call.wait_seconds is not None else ""
     _progress(f"recorded: outcome {call.outcome}{agent}{wait} (uniqueid {call.uniqueid})")
     return 0

@@ -14,6 +14,7 @@ ENQUEUED = "HOTLINE_ENQUEUED"  # epoch seconds when the caller entered the queue
 INTAKE_EVENT = "HotlineIntake"
 
 # Set by Asterisk itself (app_queue with setinterfacevar / setqueueentryvar, and Queue()'s result).
-MEMBER_NAME = "MEMBERNAME"
+MEMBER_NAME = "MEMBERNAME"  # the agent's id
+MEMBER_INTERFACE = "MEMBERINTERFACE"  # PJSIP/<seat>
 HOLD_TIME = "QEHOLDTIME"
 QUEUE_STATUS = "QUEUESTATUS"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.agents.service import AgentService
+from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.asterisk.layout import AsteriskLayout
 from ivr.calls.store import CallStore, CallWriter
@@ -22,4 +24,6 @@ CALL_STORE = web.AppKey("call_store", CallStore)
 CALL_WRITER = web.AppKey("call_writer", CallWriter)
 TRACKER = web.AppKey("tracker", CallTracker)
 AMI = web.AppKey("ami", AmiClient)
+AGENT_STORE = web.AppKey("agent_store", AgentStore)
+AGENT_SERVICE = web.AppKey("agent_service", AgentService)
 FASTAGI = web.AppKey("fastagi", FastAgiServer[CallContext])

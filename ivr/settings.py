@@ -100,8 +100,8 @@ class SipSettings:
         ("127.0.0.2",), _addresses, "addresses (or networks) of the carrier that delivers citizens' calls"
     )
     hotline_number: str = _setting("12345", _digits)
-    first_agent: int = _setting(8001, _positive)
-    agent_count: int = _setting(40, _positive)
+    first_seat: int = _setting(8001, _positive)
+    seat_count: int = _setting(40, _positive)
     rtp_start: int = _setting(20000, _port)
     rtp_end: int = _setting(20999, _port)
 
@@ -151,9 +151,9 @@ class Settings:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'hotline.db'}"
 
     @property
-    def agent_numbers(self) -> list[str]:
-        first = self.sip.first_agent
-        return [str(number) for number in range(first, first + self.sip.agent_count)]
+    def seat_numbers(self) -> list[str]:
+        first = self.sip.first_seat
+        return [str(number) for number in range(first, first + self.sip.seat_count)]
 
     @property
     def secrets_file(self) -> Path:

@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from ivr import keys
+from ivr.agents.errors import AgentExists
 from ivr.app import build_app
 from ivr.asterisk.process import AsteriskProcess
 from ivr.calls.tracker import Row
@@ -30,6 +31,13 @@ POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CARRIER_IP = "127.0.0.2"
 AGENT_IP = "127.0.0.1"
 CITIZEN = "13800138000"
+
+
+def agent_for(seat: str) -> str:
+    """The agent the tests put on a seat: 8001 → 1001."""
+    return "1" + seat[1:]
+
+
 # Long enough for the greeting (about 5 s), a ring and some conversation.
 CONVERSATION_MS = 10_000
 
@@ -132,24 +140,40 @@ class Hotline:
         return Call(**row._asdict())
 
     @asynccontextmanager
-    async def agent(self, number: str) -> AsyncIterator[SippProcess]:
-        """An agent's softphone (SIPp) registered as `number`, answering queue calls, for the block."""
+    async def softphone(self, seat: str) -> AsyncIterator[SippProcess]:
+        """The seat's softphone (SIPp) registered with its generated password, answering calls, for the block."""
         registered = self.expect_ami_event(
-            lambda name, f: name == "ContactStatus" and f.get("AOR") == number
+            lambda name, f: name == "ContactStatus" and f.get("AOR") == seat
             and f.get("ContactStatus") in ("Created", "Updated", "Reachable")
         )
         sipp = Sipp(
             scenario="agent_register.xml", target=self.sip_target, local_ip=AGENT_IP,
-            variables={"agent": number}, pause_ms=120_000, username=number,
-            password=self.secrets.agent_passwords[number], out_of_call="agent_answers.xml", timeout_s=130,
+            variables={"seat": seat}, pause_ms=120_000, username=seat,
+            password=self.secrets.seat_passwords[seat], out_of_call="agent_answers.xml", timeout_s=130,
         )
         async with run_sipp(sipp) as process:
-            await wait(registered, 10, f"agent {number} did not register", process)
+            await wait(registered, 10, f"seat {seat} did not register", process)
             yield process
 
-    async def call_answered_by(self, agent: str, caller: str = CITIZEN) -> Call:
-        """A citizen calls 12345 while `agent` is registered; the stored call once it has ended."""
-        async with self.agent(agent) as softphone:
+    @asynccontextmanager
+    async def agent(self, seat: str) -> AsyncIterator[SippProcess]:
+        """Agent 1xxx logged in to seat 8xxx (as from the desk), its softphone answering, for the block."""
+        agent_id = agent_for(seat)
+        await self.ensure_agent(agent_id)
+        await self.app[keys.AGENT_SERVICE].login(agent_id, seat)
+        async with self.softphone(seat) as process:
+            yield process
+
+    async def ensure_agent(self, agent_id: str, name: str = "测试坐席") -> str | None:
+        """Create the agent unless it exists; returns its new PIN, or None if it existed."""
+        try:
+            return await self.app[keys.AGENT_STORE].add(agent_id, name)
+        except AgentExists:
+            return None
+
+    async def call_answered_by(self, seat: str, caller: str = CITIZEN) -> Call:
+        """A citizen calls 12345 while an agent is logged in to `seat`; the stored call once it has ended."""
+        async with self.agent(seat) as softphone:
             finished = self.expect_finished_call()
             citizen = await self.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS, caller=caller)
             assert citizen.process.returncode == 0, citizen.errors

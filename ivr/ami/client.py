@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from panoramisk import Manager
@@ -35,6 +35,8 @@ class AmiClient:
         self.password = password
         self.queue_state = queue_state
         self.sinks: list[EventSink] = [queue_state.handle]
+        # Called after every full re-read of the queues, before anyone waiting for the re-read is woken.
+        self.refresh_listeners: list[Callable[[], Awaitable[None]]] = []
         self.logins = 0
         self.refreshes = 0
         self._manager: _Manager | None = None
@@ -74,11 +76,15 @@ class AmiClient:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def action(self, fields: dict[str, str], timeout: float | None = None) -> Any:
-        """Send one action; returns the response (a list for multi-event actions)."""
+    async def action(self, fields: dict[str, str], timeout: float | None = None, listing: bool = False) -> Any:
+        """Send one action; returns the response, or all its events for a `listing` action (QueueStatus).
+
+        panoramisk guesses from the reply text whether more events follow, and guesses wrong for QueueAdd
+        ("Added interface to queue"): its future never resolves. So we say which it is.
+        """
         if not self.connected or self._manager is None:
             raise AmiNotConnected(f"AMI not connected; {fields.get('Action')} not sent")
-        future = self._manager.send_action(dict(fields))
+        future = self._manager.send_action(dict(fields), as_list=True if listing else False)
         try:
             async with asyncio.timeout(timeout or self.settings.action_timeout):
                 response = await asyncio.shield(future)
@@ -92,8 +98,10 @@ class AmiClient:
         return response
 
     async def refresh_queues(self) -> None:
-        response = await self.action({"Action": "QueueStatus"})
+        response = await self.action({"Action": "QueueStatus"}, listing=True)
         self.queue_state.replace(response if isinstance(response, list) else [response])
+        for listener in list(self.refresh_listeners):
+            await listener()
         self.refreshes += 1
         async with self._refreshed:
             self._refreshed.notify_all()

@@ -64,8 +64,8 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "rtp_start": sip.rtp_start,
         "rtp_end": sip.rtp_end,
         "carrier_matches": "\n".join(f"match = {address}" for address in sip.carrier_addresses),
-        "agent_sections": _agent_sections(secrets),
-        "agent_pattern": _agent_pattern(settings.agent_numbers),
+        "seat_sections": _seat_sections(secrets),
+        "seat_pattern": _seat_pattern(settings.seat_numbers),
         "hotline_number": sip.hotline_number,
         "fastagi_host": settings.fastagi.host,
         "fastagi_port": settings.fastagi.port,
@@ -75,7 +75,6 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "max_wait_seconds": queue.max_wait_seconds,
         "wrapup_seconds": queue.wrapup_seconds,
         "service_level_seconds": queue.service_level_seconds,
-        "members": "\n".join(f"member => PJSIP/{n},0,{n},PJSIP/{n}" for n in settings.agent_numbers),
         "ami_host": settings.ami.host,
         "ami_port": settings.ami.port,
         "ami_username": settings.ami.username,
@@ -127,19 +126,19 @@ def _variable_names() -> dict[str, str]:
     return {f"var_{name.lower()}": value for name, value in vars(dialplan_variables).items() if name.isupper()}
 
 
-def _agent_sections(secrets: Secrets) -> str:
+def _seat_sections(secrets: Secrets) -> str:
     blocks = []
-    for number, password in sorted(secrets.agent_passwords.items()):
+    for number, password in sorted(secrets.seat_passwords.items()):
         blocks.append(
-            f"[{number}](agent-endpoint)\nauth = {number}\naors = {number}\n"
+            f"[{number}](seat-endpoint)\nauth = {number}\naors = {number}\n"
             f'callerid = "Agent {number}" <{number}>\n\n'
-            f"[{number}](agent-aor)\n\n"
+            f"[{number}](seat-aor)\n\n"
             f"[{number}]\ntype = auth\nauth_type = digest\nusername = {number}\npassword = {password}\n"
         )
     return "\n".join(blocks)
 
 
-def _agent_pattern(numbers: list[str]) -> str:
+def _seat_pattern(numbers: list[str]) -> str:
     """A dialplan pattern that matches the agent numbers (they share a length)."""
     width = len(numbers[0])
     if any(len(n) != width for n in numbers):

@@ -34,6 +34,7 @@ class CallRecord:
     wait_seconds: float | None = None
     talk_seconds: float | None = None
     agent: str | None = None
+    seat: str | None = None
     outcome: str = Outcome.IN_PROGRESS.value
     hangup_cause: str | None = None
     facts: dict[str, bool] = field(default_factory=dict)
@@ -139,7 +140,8 @@ class CallTracker:
             return
         record.answered_at = event_time(fields)
         record.wait_seconds = _seconds(fields, "HoldTime")
-        record.agent = fields.get("MemberName") or fields.get("Interface")
+        record.agent = fields.get("MemberName")
+        record.seat = fields.get("Interface", "").removeprefix("PJSIP/") or None
         record.facts["answered"] = True
         record.outcome = Outcome.ANSWERED.value
         self._changed(record)

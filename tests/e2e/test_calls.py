@@ -28,7 +28,7 @@ async def test_answered_call_is_stored_with_answer_time_wait_and_agent(
     async with start_hotline(settings, secrets, asterisk) as hotline:
         call = await hotline.call_answered_by("8001")
     assert call.outcome == "answered"
-    assert call.agent == "8001"
+    assert (call.agent, call.seat) == ("1001", "8001")
     assert call.caller_number == CITIZEN and call.dialled_number == "12345"
     assert call.intake == "ivr", "our FastAGI greeted the caller"
     assert call.started_at is not None and call.enqueued_at is not None and call.ended_at is not None
@@ -51,7 +51,7 @@ async def test_caller_who_hangs_up_in_the_queue_is_stored_as_abandoned_with_the_
 async def test_with_the_fastagi_server_down_the_call_still_reaches_the_agent(hotline: Hotline) -> None:
     await hotline.app[keys.FASTAGI].stop()
     call = await hotline.call_answered_by("8002")
-    assert (call.outcome, call.agent) == ("answered", "8002")
+    assert (call.outcome, call.agent, call.seat) == ("answered", "1002", "8002")
     assert call.intake == "classic-agi", "the classic AGI script greeted the caller"
 
 
@@ -69,7 +69,7 @@ async def test_when_the_call_flow_fails_the_dialplan_greets_and_queues_the_calle
         call = await hotline.call_answered_by("8004")
     finally:
         await broken.stop()
-    assert (call.outcome, call.agent, call.intake) == ("answered", "8004", "fallback")
+    assert (call.outcome, call.agent, call.intake) == ("answered", "1004", "fallback")
 
 
 async def test_with_the_whole_server_down_the_call_is_answered_and_recorded_when_it_returns(
@@ -86,7 +86,7 @@ async def test_with_the_whole_server_down_the_call_is_answered_and_recorded_when
                 15, "the classic AGI record was not taken in", agent,
             )
     assert row["intake"] == "classic-agi"
-    assert row["outcome"] == "answered" and row["agent"] == "8003"
+    assert row["outcome"] == "answered" and (row["agent"], row["seat"]) == ("1003", "8003")
     assert row["wait_seconds"] is not None and row["answered_at"] is not None
 
 
@@ -109,7 +109,7 @@ async def test_healthz_reports_each_part_and_turns_503_when_fastagi_is_down(hotl
             degraded = await response.json()
             assert response.status == 503
     assert healthy["database"]["ok"] and healthy["ami"]["ok"] and healthy["fastagi"]["ok"]
-    assert healthy["ami"]["queues"]["hotline"]["members"] == hotline.settings.sip.agent_count
+    assert healthy["ami"]["queues"]["hotline"] == {"members": 0, "available": 0, "waiting": 0}
     assert degraded["fastagi"]["ok"] is False and degraded["ami"]["ok"] is True
 
 
@@ -125,4 +125,4 @@ async def test_hotline_call_places_a_demo_call_that_agent_8001_answers(hotline: 
         output, _ = await demo.communicate()
     text = output.decode()
     assert demo.returncode == 0, text
-    assert "recorded: outcome answered by agent 8001" in text
+    assert "recorded: outcome answered by agent 1001 at seat 8001" in text

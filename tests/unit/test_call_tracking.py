@@ -39,7 +39,7 @@ def test_answered_call_carries_answer_time_wait_agent_and_talk() -> None:
         new_channel(100.0),
         event("UserEvent", 104.0, UserEvent="HotlineIntake", Uniqueid=CALLER, Intake="fallback"),
         event("QueueCallerJoin", 105.0, Uniqueid=CALLER, Queue="hotline", CallerIDNum="13800138000"),
-        event("AgentConnect", 108.5, Uniqueid=CALLER, DestUniqueid=AGENT_LEG, MemberName="8001",
+        event("AgentConnect", 108.5, Uniqueid=CALLER, DestUniqueid=AGENT_LEG, MemberName="1001",
               Interface="PJSIP/8001", HoldTime="3", RingTime="1"),
         event("Hangup", 130.0, Uniqueid=AGENT_LEG),
         event("AgentComplete", 130.0, Uniqueid=CALLER, TalkTime="21", HoldTime="3", Reason="caller"),
@@ -47,7 +47,8 @@ def test_answered_call_carries_answer_time_wait_agent_and_talk() -> None:
     )
     final = rows[-1]
     assert final["outcome"] == Outcome.ANSWERED
-    assert final["agent"] == "8001" and final["wait_seconds"] == 3.0 and final["talk_seconds"] == 21.0
+    assert (final["agent"], final["seat"]) == ("1001", "8001")
+    assert final["wait_seconds"] == 3.0 and final["talk_seconds"] == 21.0
     assert final["started_at"] == at(100.0) and final["enqueued_at"] == at(105.0)
     assert final["answered_at"] == at(108.5) and final["ended_at"] == at(130.1)
     assert final["hangup_cause"] == "Normal Clearing" and final["intake"] == "fallback"

@@ -76,18 +76,25 @@ def test_manager_is_loopback_only_with_a_generated_secret(rendered: tuple) -> No
     assert ("eventfilter", "Event: QueueCaller") in user
 
 
-def test_carrier_identified_by_address_and_forty_agents_with_passwords(rendered: tuple) -> None:  # type: ignore[type-arg]
+def test_carrier_identified_by_address_and_forty_seats_with_passwords(rendered: tuple) -> None:  # type: ignore[type-arg]
     settings, _layout, configs = rendered
     pjsip = configs["pjsip.conf"]
     matches = [value for name, value in items(pjsip, "carrier-identify") if name == "match"]
     assert matches == ["203.0.113.5", "198.51.100.0/24"]
     assert dict(items(pjsip, "carrier"))["context"] == "citizens"
-    passwords = ensure_secrets(settings).agent_passwords
+    passwords = ensure_secrets(settings).seat_passwords
     for number in ("8001", "8040"):
         values = dict(items(pjsip, number))
         assert values["password"] == passwords[number]
-    queue_members = [v for n, v in items(configs["queues.conf"], "hotline") if n == "member"]
-    assert len(queue_members) == 40
+    seats = [c.name for c in pjsip.categories if c.name.isdigit()]
+    assert len(set(seats)) == 40 and min(seats) == "8001" and max(seats) == "8040"
+
+
+def test_queue_members_are_agents_who_log_in_not_static_seats(rendered: tuple) -> None:  # type: ignore[type-arg]
+    _settings, _layout, configs = rendered
+    queue = items(configs["queues.conf"], "hotline")
+    assert not [value for name, value in queue if name == "member"]
+    assert dict(items(configs["queues.conf"], "general"))["persistentmembers"] == "yes"
 
 
 def test_rendered_files_are_private_and_fully_substituted(rendered: tuple) -> None:  # type: ignore[type-arg]
@@ -112,8 +119,8 @@ def test_an_unknown_placeholder_is_an_error() -> None:
         render_text("a = {{nope}}", {}, "x.conf")
 
 
-def test_agent_numbers_of_different_lengths_are_refused(tmp_path: Path) -> None:
-    settings = dataclasses.replace(Settings(data_dir=tmp_path), sip=SipSettings(first_agent=9990, agent_count=20))
+def test_seat_numbers_of_different_lengths_are_refused(tmp_path: Path) -> None:
+    settings = dataclasses.replace(Settings(data_dir=tmp_path), sip=SipSettings(first_seat=9990, seat_count=20))
     layout = AsteriskLayout(tmp_path / "root", PurePosixPath("/srv/hotline/t"))
     with pytest.raises(TemplateError, match="same number of digits"):
         render_all(settings, ensure_secrets(settings), layout)

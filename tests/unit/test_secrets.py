@@ -17,18 +17,18 @@ def test_first_setup_generates_private_unique_secrets(tmp_path: Path) -> None:
     secrets = ensure_secrets(settings)
     assert stat.S_IMODE(settings.secrets_file.stat().st_mode) == 0o600
     assert len(secrets.ami_password) >= 20
-    assert sorted(secrets.agent_passwords) == settings.agent_numbers
-    assert len(set(secrets.agent_passwords.values())) == 40
+    assert sorted(secrets.seat_passwords) == settings.seat_numbers
+    assert len(set(secrets.seat_passwords.values())) == 40
 
 
 def test_secrets_are_stable_and_new_agents_get_new_passwords(tmp_path: Path) -> None:
     first = ensure_secrets(Settings(data_dir=tmp_path))
     assert ensure_secrets(Settings(data_dir=tmp_path)) == first
-    bigger = Settings(data_dir=tmp_path, sip=SipSettings(agent_count=42))
+    bigger = Settings(data_dir=tmp_path, sip=SipSettings(seat_count=42))
     grown = ensure_secrets(bigger)
     assert grown.ami_password == first.ami_password
-    assert grown.agent_passwords["8001"] == first.agent_passwords["8001"]
-    assert "8042" in grown.agent_passwords
+    assert grown.seat_passwords["8001"] == first.seat_passwords["8001"]
+    assert "8042" in grown.seat_passwords
 
 
 def test_a_secrets_file_others_can_read_is_refused(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def test_defaults_put_every_service_on_loopback_except_sip() -> None:
     assert settings.ami.host == "127.0.0.1"
     assert settings.web.host == "127.0.0.1" and settings.web.port == 8080
     assert settings.database == "sqlite+aiosqlite:////var/lib/hotline/hotline.db"
-    assert len(settings.agent_numbers) == 40 and settings.agent_numbers[0] == "8001"
+    assert len(settings.seat_numbers) == 40 and settings.seat_numbers[0] == "8001"
 
 
 def test_layers_apply_in_order_file_then_environment_then_flags(tmp_path: Path) -> None:

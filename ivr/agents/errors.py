@@ -1,0 +1,50 @@
+"""Agent and seat errors as data: each maps to an HTTP status and a stable error id for the desk."""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    status = 400
+    error_id = "agent-error"
+
+    def __init__(self, message: str, **details: str) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class UnknownSeat(AgentError):
+    status = 404
+    error_id = "unknown-seat"
+
+
+class SeatTaken(AgentError):
+    status = 409
+    error_id = "seat-taken"
+
+
+class NotLoggedIn(AgentError):
+    status = 409
+    error_id = "not-logged-in"
+
+
+class BadPauseReason(AgentError):
+    error_id = "bad-pause-reason"
+
+
+class BadCredentials(AgentError):
+    status = 401
+    error_id = "bad-credentials"
+
+
+class BadAgentId(AgentError):
+    error_id = "bad-agent-id"
+
+
+class AgentExists(AgentError):
+    status = 409
+    error_id = "agent-exists"
+
+
+class TelephonyUnavailable(AgentError):
+    status = 503
+    error_id = "telephony-unavailable"

@@ -1,0 +1,31 @@
+"""PINs are stored as scrypt hashes; a PIN is digits so that it can be keyed on a phone too."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def new_pin(length: int = 6) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(length))
+
+
+def hash_pin(pin: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, **SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def verify_pin(pin: str, stored: str) -> bool:
+    try:
+        scheme, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt), **SCRYPT)
+    return hmac.compare_digest(candidate, base64.b64decode(digest))

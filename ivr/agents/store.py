@@ -1,0 +1,75 @@
+"""Agents and their seat events in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.agents.errors import AgentExists, BadAgentId
+from ivr.agents.pins import hash_pin, new_pin, verify_pin
+from ivr.db.models import Agent, AgentEvent
+from routing.seats import Presence, SeatEvent, presence_from_events
+
+
+class AgentStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def add(self, agent_id: str, name: str, skills: Iterable[str] = ("general",)) -> str:
+        """Create an agent with a new PIN; returns the PIN (shown once, only its hash is kept)."""
+        if not agent_id.isdigit():
+            raise BadAgentId(f"agent id {agent_id!r}: digits only, so that it can be keyed on a phone")
+        pin = new_pin()
+        values = {"id": agent_id, "name": name, "pin_hash": hash_pin(pin), "skills": ",".join(skills),
+                  "active": True, "created_at": datetime.now(UTC)}
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(insert(Agent).values(**values))
+        except IntegrityError:
+            raise AgentExists(f"agent {agent_id} exists already", agent_id=agent_id) from None
+        return pin
+
+    async def get(self, agent_id: str) -> Agent | None:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(Agent).where(Agent.id == agent_id))).first()
+        return Agent(**row._asdict()) if row is not None else None
+
+    async def all(self) -> list[Agent]:
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(select(Agent).order_by(Agent.id))).all()
+        return [Agent(**row._asdict()) for row in rows]
+
+    async def check_pin(self, agent_id: str, pin: str) -> Agent | None:
+        agent = await self.get(agent_id)
+        if agent is None or not agent.active or not verify_pin(pin, agent.pin_hash):
+            return None
+        return agent
+
+    async def record(self, event: SeatEvent) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(insert(AgentEvent).values(
+                agent_id=event.agent_id, seat=event.seat, kind=event.kind, reason=event.reason, at=event.at))
+
+    async def presence(self) -> dict[str, Presence]:
+        """Who is logged in where, replayed from each agent's latest log-in on."""
+        last_login = (
+            select(AgentEvent.agent_id, func.max(AgentEvent.id).label("first_id"))
+            .where(AgentEvent.kind == "login")
+            .group_by(AgentEvent.agent_id)
+            .subquery()
+        )
+        query = (
+            select(AgentEvent)
+            .join(last_login, AgentEvent.agent_id == last_login.c.agent_id)
+            .where(AgentEvent.id >= last_login.c.first_id)
+            .order_by(AgentEvent.id)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return presence_from_events(
+            SeatEvent(row.agent_id, row.seat, row.kind, row.reason, row.at) for row in rows
+        )

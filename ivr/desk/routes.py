@@ -1,0 +1,122 @@
+"""The desk's JSON API. Thin: parse, call the agent service, answer."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+from aiohttp import web
+
+from ivr import keys
+from ivr.agents.errors import AgentError, BadCredentials
+from ivr.web.auth import AGENT_ID, COOKIE, SESSION_SECONDS, issue_token
+from routing.seats import PAUSE_REASONS
+
+# A 6-digit PIN must not be guessable by trying: a few failures lock the agent id for a while.
+MAX_FAILURES, LOCKOUT_SECONDS = 5, 300
+LOGIN_FAILURES = web.AppKey("login_failures", defaultdict[str, deque[float]])
+
+
+class TooManyAttempts(AgentError):
+    status = 429
+    error_id = "too-many-attempts"
+
+
+async def _body(request: web.Request, *names: str) -> list[str]:
+    try:
+        data = await request.json()
+    except ValueError:
+        raise AgentError("the request body is not JSON") from None
+    if not isinstance(data, dict):
+        raise AgentError("the request body must be a JSON object")
+    missing = [name for name in names if not isinstance(data.get(name), str) or not data[name]]
+    if missing:
+        raise AgentError(f"missing or empty: {', '.join(missing)}", fields=",".join(missing))
+    return [data[name] for name in names]
+
+
+async def create_session(request: web.Request) -> web.Response:
+    agent_id, pin = await _body(request, "agent_id", "pin")
+    recent = request.app[LOGIN_FAILURES][agent_id]
+    while recent and recent[0] < time.monotonic() - LOCKOUT_SECONDS:
+        recent.popleft()
+    if len(recent) >= MAX_FAILURES:
+        raise TooManyAttempts(f"too many failed log-ins for {agent_id}; wait {LOCKOUT_SECONDS // 60} minutes")
+    agent = await request.app[keys.AGENT_STORE].check_pin(agent_id, pin)
+    if agent is None:
+        recent.append(time.monotonic())
+        raise BadCredentials("wrong agent id or PIN")
+    recent.clear()
+    response = web.json_response({"agent": {"id": agent.id, "name": agent.name}})
+    token = issue_token(request.app[keys.SECRETS].web_secret, agent.id)
+    response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, httponly=True, samesite="Strict")
+    return response
+
+
+async def delete_session(request: web.Request) -> web.Response:
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE)
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(await desk_state(request.app, request[AGENT_ID]))
+
+
+async def seat_login(request: web.Request) -> web.Response:
+    (seat,) = await _body(request, "seat")
+    await request.app[keys.AGENT_SERVICE].login(request[AGENT_ID], seat)
+    return await me(request)
+
+
+async def seat_logout(request: web.Request) -> web.Response:
+    await request.app[keys.AGENT_SERVICE].logout(request[AGENT_ID])
+    return await me(request)
+
+
+async def pause(request: web.Request) -> web.Response:
+    (reason,) = await _body(request, "reason")
+    await request.app[keys.AGENT_SERVICE].pause(request[AGENT_ID], reason)
+    return await me(request)
+
+
+async def resume(request: web.Request) -> web.Response:
+    await request.app[keys.AGENT_SERVICE].resume(request[AGENT_ID])
+    return await me(request)
+
+
+async def desk_state(app: web.Application, agent_id: str) -> dict[str, Any]:
+    """What the desk shows: who I am, my seat and its live state from Asterisk, the free seats."""
+    agent = await app[keys.AGENT_STORE].get(agent_id)
+    if agent is None:
+        raise BadCredentials(f"agent {agent_id} no longer exists")
+    present = await app[keys.AGENT_STORE].presence()
+    mine = present.get(agent_id)
+    taken = {p.seat for p in present.values()}
+    seat_state = None
+    if mine is not None:
+        view = app[keys.AMI].queue_state.queues.get(app[keys.SETTINGS].queue.name)
+        member = view.members.get(f"PJSIP/{mine.seat}") if view else None
+        seat_state = member.status if member else "unknown"
+    return {
+        "agent": {"id": agent.id, "name": agent.name, "skills": agent.skills.split(",")},
+        "seat": None if mine is None else {
+            "number": mine.seat, "paused": mine.paused, "reason": mine.reason,
+            "since": mine.since.isoformat(), "phone": seat_state,
+        },
+        "free_seats": [seat for seat in app[keys.SETTINGS].seat_numbers if seat not in taken],
+        "pause_reasons": PAUSE_REASONS,
+    }
+
+
+def setup_routes(app: web.Application) -> None:
+    failures: defaultdict[str, deque[float]] = defaultdict(deque)
+    app[LOGIN_FAILURES] = failures
+    app.router.add_post("/api/session", create_session)
+    app.router.add_delete("/api/session", delete_session)
+    app.router.add_get("/api/me", me)
+    app.router.add_post("/api/seat", seat_login)
+    app.router.add_delete("/api/seat", seat_logout)
+    app.router.add_post("/api/seat/pause", pause)
+    app.router.add_post("/api/seat/resume", resume)
