@@ -20,6 +20,7 @@ from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker
 from ivr.db.engine import create_engine, ensure_current
 from ivr.desk import routes as desk
+from ivr.desk.hub import DeskHub
 from ivr.fastagi import FastAgiServer, Router
 from ivr.intake import handlers as intake
 from ivr.intake.context import CallContext, CallContextFactory, Services
@@ -102,7 +103,11 @@ async def _agents(app: web.Application) -> AsyncIterator[None]:
         await service.reconcile()
 
     app[keys.AMI].refresh_listeners.append(reconcile)
+    hub = DeskHub(app[keys.TRACKER], app[keys.CALL_STORE])
+    app[keys.DESK_HUB] = hub
+    app[keys.AMI].subscribe(hub.handle)
     yield
+    await hub.close()
 
 
 async def _fastagi(app: web.Application) -> AsyncIterator[None]:

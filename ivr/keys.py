@@ -11,6 +11,7 @@ from ivr.ami.client import AmiClient
 from ivr.asterisk.layout import AsteriskLayout
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker
+from ivr.desk.hub import DeskHub
 from ivr.fastagi import FastAgiServer
 from ivr.intake.context import CallContext
 from ivr.secrets import Secrets
@@ -26,4 +27,5 @@ TRACKER = web.AppKey("tracker", CallTracker)
 AMI = web.AppKey("ami", AmiClient)
 AGENT_STORE = web.AppKey("agent_store", AgentStore)
 AGENT_SERVICE = web.AppKey("agent_service", AgentService)
+DESK_HUB = web.AppKey("desk_hub", DeskHub)
 FASTAGI = web.AppKey("fastagi", FastAgiServer[CallContext])

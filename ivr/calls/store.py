@@ -51,6 +51,18 @@ class CallStore:
         return CallerHistory(int(count), last)
 
 
+    async def recent_calls(self, number: str, exclude: str, limit: int) -> list[Call]:
+        """The caller's latest calls, newest first: what the agent sees when the call pops up."""
+        query = (
+            select(Call)
+            .where(Call.caller_number == number, Call.uniqueid != exclude)
+            .order_by(Call.id.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [Call(**row._asdict()) for row in rows]
+
     async def last_ended_call(self, number: str, since: datetime) -> Call | None:
         query = (
             select(Call)

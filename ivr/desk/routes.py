@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from ivr.agents.errors import AgentError, BadCredentials
 from ivr.web.auth import AGENT_ID, COOKIE, SESSION_SECONDS, issue_token
 from routing.seats import PAUSE_REASONS
 
+STATIC = Path(__file__).with_name("static")
 # A 6-digit PIN must not be guessable by trying: a few failures lock the agent id for a while.
 MAX_FAILURES, LOCKOUT_SECONDS = 5, 300
 LOGIN_FAILURES = web.AppKey("login_failures", defaultdict[str, deque[float]])
@@ -110,6 +112,24 @@ async def desk_state(app: web.Application, agent_id: str) -> dict[str, Any]:
     }
 
 
+async def page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """The desk listens here: its state first, then the screen-pops and seat changes as they happen."""
+    socket = web.WebSocketResponse(heartbeat=20)
+    await socket.prepare(request)
+    detach = request.app[keys.DESK_HUB].attach(request[AGENT_ID], socket)
+    try:
+        await socket.send_json({"type": "state", **await desk_state(request.app, request[AGENT_ID])})
+        async for _message in socket:
+            pass  # the desk sends nothing on this socket; actions go through the JSON API
+    finally:
+        detach()
+    return socket
+
+
 def setup_routes(app: web.Application) -> None:
     failures: defaultdict[str, deque[float]] = defaultdict(deque)
     app[LOGIN_FAILURES] = failures
@@ -120,3 +140,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/api/seat", seat_logout)
     app.router.add_post("/api/seat/pause", pause)
     app.router.add_post("/api/seat/resume", resume)
+    app.router.add_get("/desk", page)
+    app.router.add_static("/desk/static", STATIC)
+    app.router.add_get("/ws", websocket)

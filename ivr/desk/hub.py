@@ -1,0 +1,93 @@
+"""Pushes to agents' browsers: the screen-pop when a call is answered, and seat state as it changes.
+
+Driven by AMI events; each push goes only to the sockets of the agent it concerns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from ivr.ami.queue_state import MEMBER_STATUS
+from ivr.calls.store import CallStore
+from ivr.calls.tracker import CallTracker, event_time
+
+logger = logging.getLogger(__name__)
+SEAT_EVENTS = {"QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded", "QueueMemberRemoved"}
+
+
+class DeskHub:
+    def __init__(self, tracker: CallTracker, store: CallStore) -> None:
+        self.tracker = tracker
+        self.store = store
+        self.sockets: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self, agent_id: str, socket: web.WebSocketResponse) -> Callable[[], None]:
+        self.sockets[agent_id].add(socket)
+        return lambda: self.sockets[agent_id].discard(socket)
+
+    def handle(self, name: str, fields: Mapping[str, str]) -> None:
+        """AMI event sink (sync, on the event path): work that needs the database goes to a task."""
+        agent_id = fields.get("MemberName", "")
+        if not self.sockets.get(agent_id):
+            return
+        if name == "AgentConnect":
+            self._spawn(self._screen_pop(agent_id, fields))
+        elif name in SEAT_EVENTS:
+            self._spawn(self._send(agent_id, {
+                "type": "seat",
+                "seat": fields.get("Interface", "").removeprefix("PJSIP/"),
+                "phone": MEMBER_STATUS.get(fields.get("Status", ""), "unknown"),
+                "paused": fields.get("Paused") == "1",
+                "reason": fields.get("PausedReason") or None,
+                "removed": name == "QueueMemberRemoved",
+            }))
+
+    async def _screen_pop(self, agent_id: str, fields: Mapping[str, str]) -> None:
+        uniqueid = fields.get("Uniqueid", "")
+        record = self.tracker.live.get(uniqueid)
+        number = (record.caller_number if record else None) or fields.get("CallerIDNum", "")
+        history = await self.store.recent_calls(number, exclude=uniqueid, limit=5)
+        await self._send(agent_id, {
+            "type": "screen-pop",
+            "uniqueid": uniqueid,
+            "caller": number,
+            "answered_at": event_time(fields).isoformat(),
+            "waited": fields.get("HoldTime"),
+            "earlier_calls": [
+                {"at": call.started_at.replace(tzinfo=call.started_at.tzinfo or UTC).isoformat()
+                 if call.started_at else None,
+                 "outcome": call.outcome, "agent": call.agent}
+                for call in history
+            ],
+        })
+
+    async def _send(self, agent_id: str, message: dict[str, Any]) -> None:
+        message["sent_at"] = datetime.now(UTC).isoformat()
+        for socket in list(self.sockets.get(agent_id, ())):
+            if not socket.closed:
+                await socket.send_json(message)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("desk push failed: %r", task.exception())
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for sockets in self.sockets.values():
+            for socket in list(sockets):
+                await socket.close()
