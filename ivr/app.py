@@ -24,6 +24,7 @@ from ivr.desk.hub import DeskHub
 from ivr.fastagi import FastAgiServer, Router
 from ivr.intake import handlers as intake
 from ivr.intake.context import CallContext, CallContextFactory, Services
+from ivr.rating import handlers as rating
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web import health
@@ -36,6 +37,7 @@ CITIZENS_CONTEXT = "citizens"  # the context name in asterisk_conf/extensions.co
 def build_router() -> Router[CallContext]:
     router: Router[CallContext] = Router()
     intake.register(router)
+    rating.register(router)
     return router
 
 

@@ -140,8 +140,12 @@ class Hotline:
         return Call(**row._asdict())
 
     @asynccontextmanager
-    async def softphone(self, seat: str) -> AsyncIterator[SippProcess]:
-        """The seat's softphone (SIPp) registered with its generated password, answering calls, for the block."""
+    async def softphone(self, seat: str, answers: str = "agent_answers.xml") -> AsyncIterator[SippProcess]:
+        """The seat's softphone (SIPp) registered with its generated password, answering calls, for the block.
+
+        `answers` is the SIPp scenario for a call to the seat: the citizen hangs up (default), or
+        agent_answers_then_hangs_up.xml.
+        """
         registered = self.expect_ami_event(
             lambda name, f: name == "ContactStatus" and f.get("AOR") == seat
             and f.get("ContactStatus") in ("Created", "Updated", "Reachable")
@@ -149,19 +153,19 @@ class Hotline:
         sipp = Sipp(
             scenario="agent_register.xml", target=self.sip_target, local_ip=AGENT_IP,
             variables={"seat": seat}, pause_ms=120_000, username=seat,
-            password=self.secrets.seat_passwords[seat], out_of_call="agent_answers.xml", timeout_s=130,
+            password=self.secrets.seat_passwords[seat], out_of_call=answers, timeout_s=130,
         )
         async with run_sipp(sipp) as process:
             await wait(registered, 10, f"seat {seat} did not register", process)
             yield process
 
     @asynccontextmanager
-    async def agent(self, seat: str) -> AsyncIterator[SippProcess]:
+    async def agent(self, seat: str, answers: str = "agent_answers.xml") -> AsyncIterator[SippProcess]:
         """Agent 1xxx logged in to seat 8xxx (as from the desk), its softphone answering, for the block."""
         agent_id = agent_for(seat)
         await self.ensure_agent(agent_id)
         await self.app[keys.AGENT_SERVICE].login(agent_id, seat)
-        async with self.softphone(seat) as process:
+        async with self.softphone(seat, answers) as process:
             yield process
 
     async def ensure_agent(self, agent_id: str, name: str = "测试坐席") -> str | None:
@@ -190,10 +194,13 @@ class Hotline:
         return await self.stored_call(row["uniqueid"])
 
     async def citizen_call(self, number: str, hang_up_after_ms: int, caller: str = CITIZEN,
-                           scenario: str = "citizen_hangs_up.xml") -> SippProcess:
+                           scenario: str = "citizen_hangs_up.xml", **variables: str) -> SippProcess:
+        """A citizen (SIPp, from the carrier's address) calls `number`; `hang_up_after_ms` is the scenario's
+        pause after the answer (citizen_rates.xml: until it presses `digit`)."""
         sipp = Sipp(
             scenario=scenario, target=self.sip_target, local_ip=CARRIER_IP, service=number,
-            variables={"caller": caller}, pause_ms=hang_up_after_ms, timeout_s=hang_up_after_ms // 1000 + 30,
+            variables={"caller": caller, **variables}, pause_ms=hang_up_after_ms,
+            timeout_s=hang_up_after_ms // 1000 + 30,
         )
         async with run_sipp(sipp) as process:
             await process.finished()

@@ -37,6 +37,8 @@ class CallRecord:
     seat: str | None = None
     outcome: str = Outcome.IN_PROGRESS.value
     hangup_cause: str | None = None
+    rating: str | None = None
+    rated_at: datetime | None = None
     facts: dict[str, bool] = field(default_factory=dict)
 
     def row(self) -> Row:
@@ -95,6 +97,13 @@ class CallTracker:
         record.caller_number = record.caller_number or caller
         record.dialled_number = record.dialled_number or dialled
         record.started_at = record.started_at or datetime.now(UTC)
+        self._changed(record)
+
+    def rated(self, uniqueid: str, rating: str) -> None:
+        """The citizen rated the call after the agent hung up (一次一评)."""
+        record = self._record(uniqueid)
+        record.rating = rating
+        record.rated_at = datetime.now(UTC)
         self._changed(record)
 
     def _record(self, uniqueid: str) -> CallRecord:

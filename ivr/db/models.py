@@ -34,6 +34,8 @@ class Call(Base):
     seat: Mapped[str | None] = mapped_column(String(16))  # the softphone endpoint that answered
     outcome: Mapped[str] = mapped_column(String(32), default="in_progress", index=True)
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    rating: Mapped[str | None] = mapped_column(String(32))  # 一次一评: satisfied, basically_satisfied, unsatisfied
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Agent(Base):

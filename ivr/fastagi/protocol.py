@@ -238,6 +238,18 @@ class AgiCall:
             raise AgiHangup(f"channel hung up while playing {path}")
         return chr(reply.result_int) if reply.result_int > 0 else ""
 
+    async def get_data(self, path: str, wait_ms: int, max_digits: int) -> str:
+        """Play a prompt and collect up to `max_digits` keys (the prompt stops at the first); '' if none."""
+        reply = await self.command("GET DATA", path, str(wait_ms), str(max_digits),
+                                   timeout=wait_ms / 1000 + 60)
+        if reply.result_int < 0:
+            self.hung_up = True
+            raise AgiHangup(f"channel hung up during {path}")
+        return reply.result  # the keys pressed; empty after a timeout with none ("200 result= (timeout)")
+
+    async def hangup(self) -> None:
+        await self.command("HANGUP")
+
     async def verbose(self, message: str, level: int = 3) -> None:
         await self.command("VERBOSE", quote(message), str(level))
 

@@ -1,0 +1,1 @@
+"""Post-call rating: when the agent hangs up, the citizen rates the call with one key."""
