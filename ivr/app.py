@@ -25,6 +25,7 @@ from ivr.fastagi import FastAgiServer, Router
 from ivr.intake import handlers as intake
 from ivr.intake.context import CallContext, CallContextFactory, Services
 from ivr.rating import handlers as rating
+from ivr.reports import routes as reports
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web import health
@@ -53,6 +54,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app.cleanup_ctx.append(_fastagi)
     health.setup_routes(app)
     desk.setup_routes(app)
+    reports.setup_routes(app)
     return app
 
 

@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("agent_id", help="工号: digits, keyed on the phone to log in")
     add.add_argument("--name", required=True)
     add.add_argument("--skills", default="general", help="comma-separated, e.g. general,dialect")
+    add.add_argument("--role", default="agent", choices=["agent", "supervisor"])
     _command(agent, "list", "list the agents", cmd_agent_list)
     call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
     call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
@@ -234,14 +235,15 @@ async def _upgrade(settings: Settings) -> None:
 
 def cmd_agent_add(settings: Settings, arguments: argparse.Namespace) -> int:
     skills = [skill.strip() for skill in arguments.skills.split(",") if skill.strip()]
-    pin = _run(_with_agents(settings, lambda store: store.add(arguments.agent_id, arguments.name, skills)))
+    pin = _run(_with_agents(settings, lambda store: store.add(arguments.agent_id, arguments.name, skills,
+                                                              arguments.role)))
     _progress(f"agent {arguments.agent_id} ({arguments.name}) created; PIN {pin} (shown only now)")
     return 0
 
 
 def cmd_agent_list(settings: Settings, _arguments: argparse.Namespace) -> int:
     for agent in _run(_with_agents(settings, lambda store: store.all())):
-        print(f"{agent.id}\t{agent.name}\t{agent.skills}\t{'active' if agent.active else 'disabled'}")
+        print(f"{agent.id}\t{agent.name}\t{agent.role}\t{agent.skills}\t{'active' if agent.active else 'disabled'}")
     return 0
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "HOTLINE_"
 DEFAULT_CONFIG_FILE = Path("/etc/hotline/hotline.toml")
@@ -54,6 +55,14 @@ def _one_of(*allowed: str) -> typing.Callable[[str], str]:
         return value
 
     return check
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected a time zone name such as Asia/Shanghai") from None
+    return value
 
 
 def _digits(value: str) -> str:
@@ -138,6 +147,7 @@ class Settings:
     cache_dir: Path = _setting(Path("/var/cache/hotline"), doc="the Asterisk sandbox is kept here")
     database_url: str = _setting("", doc="SQLAlchemy URL; empty means SQLite under data_dir")
     log_level: str = _setting("INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    timezone: str = _setting("Asia/Shanghai", _zone, "the centre's local time: reports and deadlines")
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
     web: WebSettings = field(default_factory=WebSettings)

@@ -134,6 +134,12 @@ class Hotline:
         self.stopped = True
         await self.runner.cleanup()
 
+    async def stored_calls_from(self, caller: str) -> Call:
+        """The one stored call from `caller` (the tests give each call its own number)."""
+        async with self.app[keys.ENGINE].connect() as connection:
+            row = (await connection.execute(select(Call).where(Call.caller_number == caller))).one()
+        return Call(**row._asdict())
+
     async def stored_call(self, uniqueid: str) -> Call:
         async with self.app[keys.ENGINE].connect() as connection:
             row = (await connection.execute(select(Call).where(Call.uniqueid == uniqueid))).one()

@@ -25,7 +25,10 @@ def verify_pin(pin: str, stored: str) -> bool:
         scheme, salt, digest = stored.split("$")
     except ValueError:
         return False
-    if scheme != "scrypt":
+    try:
+        salt_bytes, digest_bytes = base64.b64decode(salt, validate=True), base64.b64decode(digest, validate=True)
+    except ValueError:  # binascii.Error: a damaged hash never matches
         return False
-    candidate = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt), **SCRYPT)
-    return hmac.compare_digest(candidate, base64.b64decode(digest))
+    if scheme != "scrypt" or not salt_bytes:
+        return False
+    return hmac.compare_digest(hashlib.scrypt(pin.encode(), salt=salt_bytes, **SCRYPT), digest_bytes)

@@ -11,21 +11,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.agents.errors import AgentExists, BadAgentId
 from ivr.agents.pins import hash_pin, new_pin, verify_pin
-from ivr.db.models import Agent, AgentEvent
+from ivr.db.models import Agent, AgentEvent, as_utc
 from routing.seats import Presence, SeatEvent, presence_from_events
+
+ROLES = ("agent", "supervisor")
 
 
 class AgentStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def add(self, agent_id: str, name: str, skills: Iterable[str] = ("general",)) -> str:
+    async def add(self, agent_id: str, name: str, skills: Iterable[str] = ("general",), role: str = "agent") -> str:
         """Create an agent with a new PIN; returns the PIN (shown once, only its hash is kept)."""
         if not agent_id.isdigit():
             raise BadAgentId(f"agent id {agent_id!r}: digits only, so that it can be keyed on a phone")
         pin = new_pin()
+        if role not in ROLES:
+            raise BadAgentId(f"role {role!r}: one of {', '.join(ROLES)}")
         values = {"id": agent_id, "name": name, "pin_hash": hash_pin(pin), "skills": ",".join(skills),
-                  "active": True, "created_at": datetime.now(UTC)}
+                  "active": True, "role": role, "created_at": datetime.now(UTC)}
         try:
             async with self.engine.begin() as connection:
                 await connection.execute(insert(Agent).values(**values))
@@ -71,5 +75,5 @@ class AgentStore:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return presence_from_events(
-            SeatEvent(row.agent_id, row.seat, row.kind, row.reason, row.at) for row in rows
+            SeatEvent(row.agent_id, row.seat, row.kind, row.reason, as_utc(row.at)) for row in rows
         )

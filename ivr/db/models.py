@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -10,6 +10,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 class Base(DeclarativeBase):
     pass
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Times are stored in UTC; SQLite hands them back without a zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Call(Base):
@@ -48,6 +53,7 @@ class Agent(Base):
     pin_hash: Mapped[str] = mapped_column(String(200))
     skills: Mapped[str] = mapped_column(String(200), default="general")  # comma-separated
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    role: Mapped[str] = mapped_column(String(16), default="agent")  # agent or supervisor
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

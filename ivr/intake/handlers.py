@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import dialplan_variables as var
 from ivr.calls.store import CallerHistory
+from ivr.db.models import as_utc
 from ivr.fastagi import AgiCall, Router
 from ivr.intake.context import CallContext
 
@@ -44,11 +45,7 @@ async def _look_up(call: AgiCall, ctx: CallContext) -> CallerHistory | None:
 
 def _is_repeat(history: CallerHistory) -> bool:
     last = history.last_call_at
-    if last is None:
-        return False
-    if last.tzinfo is None:  # SQLite hands back naive UTC
-        last = last.replace(tzinfo=UTC)
-    return datetime.now(UTC) - last < REPEAT_WINDOW
+    return last is not None and datetime.now(UTC) - as_utc(last) < REPEAT_WINDOW
 
 
 def register(router: Router[CallContext]) -> None:

@@ -32,7 +32,7 @@ def check_token(secret: str, token: str, now: float | None = None) -> str | None
     expires, _, signature = rest.partition(".")
     if not (agent_id and expires.isdigit() and signature):
         return None
-    if not hmac.compare_digest(signature, _sign(secret, f"{agent_id}.{expires}")):
+    if not hmac.compare_digest(signature.encode(), _sign(secret, f"{agent_id}.{expires}").encode()):
         return None
     return agent_id if int(expires) > (now or time.time()) else None
 

@@ -1,0 +1,1 @@
+"""Supervisors' figures: call-side KPIs and agent times over any period."""

@@ -1,0 +1,60 @@
+"""Reads the period's calls and agent events and hands them to routing.kpi."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.db.models import AgentEvent, Call, as_utc
+from ivr.settings import Settings
+from routing.kpi import CallFacts, agent_times, call_kpis
+from routing.seats import SeatEvent
+
+SHORT_ABANDON_SECONDS = 5.0
+
+
+async def call_report(engine: AsyncEngine, settings: Settings, start: datetime, end: datetime) -> dict[str, Any]:
+    calls = await _calls(engine, start, end)
+    events = await _events(engine, start, end)
+    wrapup = float(settings.queue.wrapup_seconds)
+    kpis = call_kpis(calls, settings.queue.service_level_seconds, SHORT_ABANDON_SECONDS, wrapup)
+    agents = agent_times(events, calls, start, end, wrapup)
+    return {
+        "period": {"from": start.isoformat(), "to": end.isoformat()},
+        "definitions": {
+            "service_level_seconds": settings.queue.service_level_seconds,
+            "short_abandon_seconds": SHORT_ABANDON_SECONDS,
+            "wrapup_seconds": wrapup,
+        },
+        "calls": asdict(kpis),
+        "agents": {agent_id: asdict(times) for agent_id, times in sorted(agents.items())},
+    }
+
+
+async def _calls(engine: AsyncEngine, start: datetime, end: datetime) -> list[CallFacts]:
+    query = select(Call).where(Call.started_at >= start, Call.started_at < end, Call.ended_at.is_not(None))
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return [
+        CallFacts(row.uniqueid, row.caller_number, as_utc(row.started_at), row.outcome, row.wait_seconds,
+                  row.talk_seconds, row.agent, row.rating)
+        for row in rows
+    ]
+
+
+async def _events(engine: AsyncEngine, start: datetime, end: datetime) -> list[SeatEvent]:
+    """The period's events, and each agent's last one before it (a shift that began earlier)."""
+    before = select(func.max(AgentEvent.id)).where(AgentEvent.at < start).group_by(AgentEvent.agent_id)
+    query = (
+        select(AgentEvent)
+        .where(or_(AgentEvent.id.in_(before), (AgentEvent.at >= start) & (AgentEvent.at < end)))
+        .order_by(AgentEvent.id)
+    )
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return [SeatEvent(row.agent_id, row.seat, row.kind, row.reason, as_utc(row.at)) for row in rows]
+
