@@ -16,7 +16,7 @@ from routing.seats import PAUSE_REASONS
 
 STATIC = Path(__file__).with_name("static")
 # A 6-digit PIN must not be guessable by trying: a few failures lock the agent id for a while.
-MAX_FAILURES, LOCKOUT_SECONDS = 5, 300
+MAX_FAILURES, LOCKOUT_SECONDS, MAX_TRACKED = 5, 300, 10_000
 LOGIN_FAILURES = web.AppKey("login_failures", defaultdict[str, deque[float]])
 
 
@@ -40,7 +40,12 @@ async def _body(request: web.Request, *names: str) -> list[str]:
 
 async def create_session(request: web.Request) -> web.Response:
     agent_id, pin = await _body(request, "agent_id", "pin")
-    recent = request.app[LOGIN_FAILURES][agent_id]
+    # Keyed by id and address: a stranger's wrong guesses do not lock the agent out of their own desk.
+    failures = request.app[LOGIN_FAILURES]
+    if len(failures) > MAX_TRACKED:
+        _forget_old(failures)
+    key = f"{agent_id}@{request.remote}"
+    recent = failures[key]
     while recent and recent[0] < time.monotonic() - LOCKOUT_SECONDS:
         recent.popleft()
     if len(recent) >= MAX_FAILURES:
@@ -49,11 +54,17 @@ async def create_session(request: web.Request) -> web.Response:
     if agent is None:
         recent.append(time.monotonic())
         raise BadCredentials("wrong agent id or PIN")
-    recent.clear()
+    failures.pop(key, None)
     response = web.json_response({"agent": {"id": agent.id, "name": agent.name}})
     token = issue_token(request.app[keys.SECRETS].web_secret, agent.id)
     response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, httponly=True, samesite="Strict")
     return response
+
+
+def _forget_old(failures: defaultdict[str, deque[float]]) -> None:
+    cutoff = time.monotonic() - LOCKOUT_SECONDS
+    for key in [key for key, times in failures.items() if not times or times[-1] < cutoff]:
+        del failures[key]
 
 
 async def delete_session(request: web.Request) -> web.Response:
