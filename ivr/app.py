@@ -15,6 +15,8 @@ from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.ami.queue_state import QueueState
 from ivr.asterisk.layout import AsteriskLayout
+from ivr.callbacks.dialer import CallbackDialer
+from ivr.callbacks.store import CallbackStore
 from ivr.calls import classic_spool
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker
@@ -51,6 +53,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app.cleanup_ctx.append(_call_recording)
     app.cleanup_ctx.append(_ami)
     app.cleanup_ctx.append(_agents)
+    app.cleanup_ctx.append(_callbacks)
     app.cleanup_ctx.append(_fastagi)
     health.setup_routes(app)
     desk.setup_routes(app)
@@ -112,6 +115,19 @@ async def _agents(app: web.Application) -> AsyncIterator[None]:
     app[keys.AMI].subscribe(hub.handle)
     yield
     await hub.close()
+
+
+async def _callbacks(app: web.Application) -> AsyncIterator[None]:
+    dialer = CallbackDialer(app[keys.SETTINGS], app[keys.AMI], CallbackStore(app[keys.ENGINE]))
+    app[keys.CALLBACKS] = dialer
+    app[keys.TRACKER].finished_listeners.append(dialer.call_finished)
+    app[keys.AMI].subscribe(dialer.handle)
+    task = asyncio.create_task(dialer.run(), name="callback-dialer")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await dialer.close()
 
 
 async def _fastagi(app: web.Application) -> AsyncIterator[None]:

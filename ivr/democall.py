@@ -24,8 +24,9 @@ class Sipp:
     """One SIPp process's command line."""
 
     scenario: str
-    target: str  # host:port of Asterisk's SIP transport
+    target: str  # host:port of Asterisk's SIP transport; "" for a scenario that only answers
     local_ip: str
+    local_port: int | None = None
     service: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     pause_ms: int | None = None
@@ -38,8 +39,9 @@ class Sipp:
         binary = shutil.which("sipp")
         if binary is None:
             raise DemoCallError("SIPp is not installed: apt-get install sip-tester")
-        argv = [binary, self.target, "-sf", str(SCENARIO_DIR / self.scenario), "-i", self.local_ip,
-                "-p", str(free_udp_port(self.local_ip)), "-mp", str(free_udp_port(self.local_ip)),
+        port = self.local_port or free_udp_port(self.local_ip)
+        argv = [binary, *([self.target] if self.target else []), "-sf", str(SCENARIO_DIR / self.scenario),
+                "-i", self.local_ip, "-p", str(port), "-mp", str(free_udp_port(self.local_ip)),
                 "-m", "1", "-l", "1", "-timeout", f"{self.timeout_s}s", "-timeout_error", "-nostdin",
                 "-trace_err", "-error_file", str(workdir / "errors.log")]
         if self.service:

@@ -10,6 +10,8 @@ REPEAT_CALLER = "HOTLINE_REPEAT_CALLER"  # "1" when the number called in the las
 AGI_ERROR = "HOTLINE_AGI_ERROR"  # why the FastAGI session ended early, when it did
 ENQUEUED = "HOTLINE_ENQUEUED"  # epoch seconds when the caller entered the queue
 
+CALLBACK_ID = "HOTLINE_CALLBACK_ID"  # on a call out to a citizen: which callback it is
+
 # The AMI UserEvent by which the dialplan tells the call tracker who greeted the caller.
 INTAKE_EVENT = "HotlineIntake"
 

@@ -9,6 +9,7 @@ from ivr.agents.service import AgentService
 from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.asterisk.layout import AsteriskLayout
+from ivr.callbacks.dialer import CallbackDialer
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker
 from ivr.desk.hub import DeskHub
@@ -28,4 +29,5 @@ AMI = web.AppKey("ami", AmiClient)
 AGENT_STORE = web.AppKey("agent_store", AgentStore)
 AGENT_SERVICE = web.AppKey("agent_service", AgentService)
 DESK_HUB = web.AppKey("desk_hub", DeskHub)
+CALLBACKS = web.AppKey("callbacks", CallbackDialer)
 FASTAGI = web.AppKey("fastagi", FastAgiServer[CallContext])

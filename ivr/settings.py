@@ -65,6 +65,12 @@ def _zone(value: str) -> str:
     return value
 
 
+def _sip_uri(value: str) -> str:
+    if value and not value.startswith("sip:"):
+        raise ValueError("expected a SIP URI such as sip:203.0.113.10:5060")
+    return value
+
+
 def _digits(value: str) -> str:
     if not value.isdigit():
         raise ValueError("expected digits only")
@@ -108,6 +114,9 @@ class SipSettings:
     carrier_addresses: tuple[str, ...] = _setting(
         ("127.0.0.2",), _addresses, "addresses (or networks) of the carrier that delivers citizens' calls"
     )
+    carrier_contact: str = _setting(
+        "", _sip_uri, "where calls out to citizens go (callbacks), e.g. sip:203.0.113.10:5060; empty: none"
+    )
     hotline_number: str = _setting("12345", _digits)
     first_seat: int = _setting(8001, _positive)
     seat_count: int = _setting(40, _positive)
@@ -125,6 +134,14 @@ class QueueSettings:
     max_wait_seconds: int = _setting(300, _positive, "longest a caller waits before the apology")
     wrapup_seconds: int = _setting(10, _positive, "pause after a call before an agent is offered the next")
     service_level_seconds: int = _setting(15, _positive, "GB/T 33358: answered within 15 s")
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    max_attempts: int = _setting(3, _positive, "dial attempts for one callback before it is given up")
+    retry_minutes: int = _setting(10, _positive, "wait between attempts")
+    ring_seconds: int = _setting(30, _positive, "how long the citizen's phone rings")
+    dial_interval: float = _setting(2.0, _positive, "seconds between checks for free agents")
 
 
 @dataclass(frozen=True)
@@ -153,6 +170,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     prompts: PromptSettings = field(default_factory=PromptSettings)
 

@@ -30,6 +30,9 @@ TEST_PORTS = {
     "HOTLINE_QUEUE_WRAPUP_SECONDS": "1",
     "HOTLINE_ASTERISK_MODE": "sandbox",
     "HOTLINE_ASTERISK_INSTANCE": "pytest",
+    # The carrier's side for calls out to citizens: a SIPp "citizen phone" listens here when a test needs it.
+    "HOTLINE_SIP_CARRIER_CONTACT": "sip:127.0.0.2:15070",
+    "HOTLINE_CALLBACKS_DIAL_INTERVAL": "0.5",
 }
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,7 +249,7 @@ async def run_sipp(sipp: Sipp) -> AsyncIterator[SippProcess]:
                     await process.wait()
 
 
-async def wait(future: asyncio.Future[Any], timeout: float, what: str, sipp: SippProcess | None = None) -> Any:
+async def wait(future: Awaitable[Any], timeout: float, what: str, sipp: SippProcess | None = None) -> Any:
     try:
         async with asyncio.timeout(timeout):
             return await future

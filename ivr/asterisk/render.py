@@ -64,6 +64,7 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "rtp_start": sip.rtp_start,
         "rtp_end": sip.rtp_end,
         "carrier_matches": "\n".join(f"match = {address}" for address in sip.carrier_addresses),
+        "carrier_contact": f"contact = {sip.carrier_contact}" if sip.carrier_contact else "",
         "seat_sections": _seat_sections(secrets),
         "seat_pattern": _seat_pattern(settings.seat_numbers),
         "hotline_number": sip.hotline_number,

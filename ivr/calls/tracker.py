@@ -70,6 +70,8 @@ class CallTracker:
         self.citizens_context = citizens_context
         self.publish = publish
         self.live: dict[str, CallRecord] = {}
+        # Called with each call's final record when it ends (after it is published).
+        self.finished_listeners: list[Callable[[CallRecord], None]] = []
         self._handlers: dict[str, Callable[[Mapping[str, str]], None]] = {
             "Newchannel": self._new_channel,
             "QueueCallerJoin": self._queue_join,
@@ -194,3 +196,5 @@ class CallTracker:
             record.talk_seconds = round((record.ended_at - record.answered_at).total_seconds(), 3)
         logger.info("[%s] call from %s ended: %s", record.uniqueid, record.caller_number, record.outcome)
         self._changed(record)
+        for listener in self.finished_listeners:
+            listener(record)

@@ -6,6 +6,7 @@ from __future__ import annotations
 PROMPTS: dict[str, str] = {
     "greeting": "您好，幺二三四五热线，正在为您接通。",
     "all-busy": "对不起，坐席全忙，请稍后再拨。",
+    "callback-greeting": "您好，这里是幺二三四五热线。您刚才的来电未能接通，现在为您回拨，请稍候。",
     "rating": "请您对本次服务进行评价：满意请按1，基本满意请按2，不满意请按3。",
     "rating-thanks": "感谢您的评价，再见。",
 }

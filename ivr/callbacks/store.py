@@ -1,0 +1,82 @@
+"""Callback tasks in the database. Every change of status is a conditional update, so a task is
+dialled once even if two workers (or a restarted one) look at it at the same time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.db.models import Callback
+
+
+class CallbackStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def add_missed(self, number: str, day: str, origin: str, now: datetime) -> None:
+        """One missed-call callback per number per day: a second missed call that day adds nothing."""
+        statement = self._insert(Callback).values(
+            number=number, reason="missed", day=day, origin_uniqueid=origin, status="pending", attempts=0,
+            next_attempt_at=now, created_at=now, updated_at=now,
+        ).on_conflict_do_nothing(index_elements=["number", "day", "reason"])
+        async with self.engine.begin() as connection:
+            await connection.execute(statement)
+
+    async def due(self, now: datetime, limit: int) -> list[Callback]:
+        """Pending callbacks whose time has come, oldest first (they keep their order)."""
+        query = (
+            select(Callback)
+            .where(Callback.status == "pending", Callback.next_attempt_at <= now)
+            .order_by(Callback.created_at, Callback.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [Callback(**row._asdict()) for row in rows]
+
+    async def claim(self, callback_id: int, now: datetime) -> bool:
+        """pending → dialling; False if someone else took it first."""
+        return await self._move(callback_id, "pending", now, status="dialling", attempts=Callback.attempts + 1)
+
+    async def finish_attempt(self, callback_id: int, status: str, result: str, next_attempt: datetime | None,
+                             now: datetime, channel: str | None) -> bool:
+        values: dict[str, object] = {"status": status, "last_result": result}
+        if next_attempt is not None:
+            values["next_attempt_at"] = next_attempt
+        if channel:
+            values["channel_uniqueid"] = channel
+        return await self._move(callback_id, "dialling", now, **values)
+
+    async def connected_to(self, channel: str, agent: str, now: datetime) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(Callback).where(Callback.channel_uniqueid == channel).values(agent=agent, updated_at=now))
+
+    async def get(self, callback_id: int) -> Callback | None:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(Callback).where(Callback.id == callback_id))).first()
+        return Callback(**row._asdict()) if row else None
+
+    async def for_number(self, number: str) -> list[Callback]:
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(select(Callback).where(Callback.number == number))).all()
+        return [Callback(**row._asdict()) for row in rows]
+
+    async def abandon_stale_dials(self, before: datetime, now: datetime) -> int:
+        """Dials whose result never came (the server stopped mid-dial): not redialled blindly, marked."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                update(Callback).where(Callback.status == "dialling", Callback.updated_at < before)
+                .values(status="unknown", last_result="server-restarted", updated_at=now))
+        return result.rowcount
+
+    async def _move(self, callback_id: int, expected: str, now: datetime, **values: object) -> bool:
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                update(Callback).where(Callback.id == callback_id, Callback.status == expected)
+                .values(updated_at=now, **values))
+        return bool(result.rowcount == 1)

@@ -1,0 +1,37 @@
+"""Callbacks (回拨): when to dial, how many, and what an attempt's result means. Pure logic.
+
+A missed call (hung up while queued, or timed out) becomes one callback task per number per day.
+Callbacks never jump ahead of callers who are waiting: one is dialled only when an agent is free and
+nobody is queued, and never more at once than there are free agents.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+MISSED_OUTCOMES = ("abandoned", "timed_out")
+
+# AMI OriginateResponse Reason codes (Asterisk's AST_CONTROL_*), as callback results.
+ORIGINATE_REASONS = {"0": "failed", "1": "hung_up", "3": "no_answer", "4": "answered", "5": "busy", "8": "congestion"}
+
+
+def callback_day(moment: datetime, timezone: str) -> str:
+    """The centre's calendar day: 'one callback per number per day' is counted in local time."""
+    return moment.astimezone(ZoneInfo(timezone)).date().isoformat()
+
+
+def dials_allowed(free_agents: int, waiting_callers: int, dialling: int) -> int:
+    if waiting_callers > 0:
+        return 0
+    return max(0, free_agents - dialling)
+
+
+def after_attempt(result: str, attempts: int, max_attempts: int, now: datetime,
+                  retry: timedelta) -> tuple[str, datetime | None]:
+    """(status, next attempt) after an attempt ended with `result`."""
+    if result == "answered":
+        return "answered", None
+    if attempts >= max_attempts:
+        return "given_up", None
+    return "pending", now + retry
