@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ivr import keys
+from ivr.agents import phone
 from ivr.agents.service import AgentService
 from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
@@ -24,6 +25,7 @@ from ivr.db.engine import create_engine, ensure_current
 from ivr.desk import routes as desk
 from ivr.desk.hub import DeskHub
 from ivr.fastagi import FastAgiServer, Router
+from ivr.handoff import routes as handoff
 from ivr.intake import handlers as intake
 from ivr.intake.context import CallContext, CallContextFactory, Services
 from ivr.rating import handlers as rating
@@ -41,6 +43,7 @@ def build_router() -> Router[CallContext]:
     router: Router[CallContext] = Router()
     intake.register(router)
     rating.register(router)
+    phone.register(router)
     return router
 
 
@@ -58,6 +61,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     health.setup_routes(app)
     desk.setup_routes(app)
     reports.setup_routes(app)
+    handoff.setup_routes(app)
     return app
 
 
@@ -132,7 +136,7 @@ async def _callbacks(app: web.Application) -> AsyncIterator[None]:
 
 async def _fastagi(app: web.Application) -> AsyncIterator[None]:
     sounds = app[keys.LAYOUT].inner("sounds")
-    services = Services(app[keys.SETTINGS], app[keys.TRACKER], app[keys.CALL_STORE], sounds)
+    services = Services(app[keys.SETTINGS], app[keys.TRACKER], app[keys.CALL_STORE], sounds, app[keys.AGENT_SERVICE])
     server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
     app[keys.FASTAGI] = server
     await server.start()

@@ -33,6 +33,7 @@ class Sipp:
     username: str | None = None
     password: str | None = None
     out_of_call: str | None = None
+    inject: str | None = None  # one line of [field0]… values (e.g. the seat number)
     timeout_s: int = 60
 
     def command(self, workdir: Path) -> list[str]:
@@ -54,6 +55,10 @@ class Sipp:
             argv += ["-oocsf", str(SCENARIO_DIR / self.out_of_call)]
         for name, value in self.variables.items():
             argv += ["-set", name, value]
+        if self.inject is not None:
+            fields = workdir / "fields.csv"
+            fields.write_text(f"SEQUENTIAL\n{self.inject}\n")
+            argv += ["-inf", str(fields)]
         return argv
 
 

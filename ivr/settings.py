@@ -144,6 +144,20 @@ class CallbackSettings:
     dial_interval: float = _setting(2.0, _positive, "seconds between checks for free agents")
 
 
+def _emergency_numbers(value: tuple[str, ...]) -> tuple[str, ...]:
+    for number in value:
+        _digits(number)
+    return value
+
+
+@dataclass(frozen=True)
+class EmergencySettings:
+    numbers: tuple[str, ...] = _setting(
+        ("110", "119", "120", "122"), _emergency_numbers, "numbers an agent may hand a caller to"
+    )
+    endpoint: str = _setting("carrier", doc="the PJSIP endpoint (trunk) they are dialled through")
+
+
 @dataclass(frozen=True)
 class AsteriskSettings:
     mode: str = _setting("auto", _one_of("auto", "sandbox", "system"), "sandbox: Asterisk in a chroot")
@@ -171,6 +185,7 @@ class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    emergency: EmergencySettings = field(default_factory=EmergencySettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     prompts: PromptSettings = field(default_factory=PromptSettings)
 

@@ -81,6 +81,10 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "ami_username": settings.ami.username,
         "ami_password": secrets.ami_password,
         "intake_event": dialplan_variables.INTAKE_EVENT,
+        "emergency_extensions": "\n".join(
+            f"exten => {number},1,Dial(PJSIP/{number}@{settings.emergency.endpoint},120)\n same => n,Hangup()"
+            for number in settings.emergency.numbers
+        ),
         **_variable_names(),
     }
 

@@ -16,6 +16,7 @@ from ivr.dialplan_variables import INTAKE_EVENT
 from routing.call_outcome import Outcome, QueueFacts, final_outcome
 
 logger = logging.getLogger(__name__)
+DOWN = "0"  # AST_STATE_DOWN: how a channel we originate starts; an incoming one starts ringing (4)
 Row = dict[str, Any]
 
 
@@ -39,6 +40,10 @@ class CallRecord:
     hangup_cause: str | None = None
     rating: str | None = None
     rated_at: datetime | None = None
+    handoff: str | None = None  # the emergency number the caller was handed to (110, 119, 120, 122)
+    handoff_by: str | None = None
+    handoff_at: datetime | None = None
+    channel: str | None = None  # Asterisk's channel name, to act on the live call; not stored
     facts: dict[str, bool] = field(default_factory=dict)
 
     def row(self) -> Row:
@@ -46,7 +51,7 @@ class CallRecord:
         return {name: value for name, value in values.items() if value is not None}
 
 
-ROW_FIELDS = [name for name in CallRecord.__dataclass_fields__ if name != "facts"]
+ROW_FIELDS = [name for name in CallRecord.__dataclass_fields__ if name not in ("facts", "channel")]
 
 
 def event_time(fields: Mapping[str, str]) -> datetime:
@@ -101,6 +106,15 @@ class CallTracker:
         record.started_at = record.started_at or datetime.now(UTC)
         self._changed(record)
 
+    def answered_by(self, agent_id: str) -> CallRecord | None:
+        """The live call an agent is talking to, if any."""
+        return next((r for r in self.live.values() if r.agent == agent_id and r.facts.get("answered")), None)
+
+    def handed_off(self, uniqueid: str, number: str, agent_id: str) -> None:
+        record = self._record(uniqueid)
+        record.handoff, record.handoff_by, record.handoff_at = number, agent_id, datetime.now(UTC)
+        self._changed(record)
+
     def rated(self, uniqueid: str, rating: str) -> None:
         """The citizen rated the call after the agent hung up (一次一评)."""
         record = self._record(uniqueid)
@@ -118,9 +132,11 @@ class CallTracker:
         self.publish(record.row())
 
     def _new_channel(self, fields: Mapping[str, str]) -> None:
-        if fields.get("Context") != self.citizens_context:
+        # Only calls coming in: a leg we dial out through the carrier (callback, hand-off) starts Down.
+        if fields.get("Context") != self.citizens_context or fields.get("ChannelState") == DOWN:
             return
         record = self._record(fields["Uniqueid"])
+        record.channel = fields.get("Channel")
         record.linkedid = fields.get("Linkedid")
         record.caller_number = fields.get("CallerIDNum") or record.caller_number
         record.dialled_number = fields.get("Exten") or record.dialled_number

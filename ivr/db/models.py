@@ -41,6 +41,9 @@ class Call(Base):
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     rating: Mapped[str | None] = mapped_column(String(32))  # 一次一评: satisfied, basically_satisfied, unsatisfied
     rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handoff: Mapped[str | None] = mapped_column(String(16))  # emergency hand-off: 110, 119, 120, 122
+    handoff_by: Mapped[str | None] = mapped_column(String(32))
+    handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Agent(Base):

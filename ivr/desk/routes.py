@@ -25,7 +25,7 @@ class TooManyAttempts(AgentError):
     error_id = "too-many-attempts"
 
 
-async def _body(request: web.Request, *names: str) -> list[str]:
+async def read_json(request: web.Request, *names: str) -> list[str]:
     try:
         data = await request.json()
     except ValueError:
@@ -39,7 +39,7 @@ async def _body(request: web.Request, *names: str) -> list[str]:
 
 
 async def create_session(request: web.Request) -> web.Response:
-    agent_id, pin = await _body(request, "agent_id", "pin")
+    agent_id, pin = await read_json(request, "agent_id", "pin")
     # Keyed by id and address: a stranger's wrong guesses do not lock the agent out of their own desk.
     failures = request.app[LOGIN_FAILURES]
     if len(failures) > MAX_TRACKED:
@@ -78,7 +78,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def seat_login(request: web.Request) -> web.Response:
-    (seat,) = await _body(request, "seat")
+    (seat,) = await read_json(request, "seat")
     await request.app[keys.AGENT_SERVICE].login(request[AGENT_ID], seat)
     return await me(request)
 
@@ -89,7 +89,7 @@ async def seat_logout(request: web.Request) -> web.Response:
 
 
 async def pause(request: web.Request) -> web.Response:
-    (reason,) = await _body(request, "reason")
+    (reason,) = await read_json(request, "reason")
     await request.app[keys.AGENT_SERVICE].pause(request[AGENT_ID], reason)
     return await me(request)
 
@@ -120,6 +120,7 @@ async def desk_state(app: web.Application, agent_id: str) -> dict[str, Any]:
         },
         "free_seats": [seat for seat in app[keys.SETTINGS].seat_numbers if seat not in taken],
         "pause_reasons": PAUSE_REASONS,
+        "emergency_numbers": list(app[keys.SETTINGS].emergency.numbers),
     }
 
 

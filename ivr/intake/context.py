@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from ivr.agents.service import AgentService
 from ivr.calls.store import CallerHistory, CallStore
 from ivr.calls.tracker import CallTracker
 from ivr.fastagi import AgiCall
@@ -30,6 +31,7 @@ class Services:
     tracker: CallTracker
     store: CallStore
     sounds_dir: PurePosixPath  # as Asterisk sees it
+    agents: AgentService | None = None  # for the seats' feature codes
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,16 @@ def test_hang_up_during_the_greeting_and_refused_numbers() -> None:
     assert refused[-1]["outcome"] == Outcome.REFUSED and refused[-1]["dialled_number"] == "0085212345678"
 
 
+def test_legs_we_dial_out_through_the_carrier_are_not_citizen_calls() -> None:
+    name, fields = new_channel(exten="s")
+    tracker, rows = run((name, {**fields, "ChannelState": "0", "ChannelStateDesc": "Down"}),
+                        event("Hangup", 130.0, Uniqueid=CALLER))
+    assert rows == [] and tracker.live == {}
+    name, fields = new_channel()
+    _, rows = run((name, {**fields, "ChannelState": "4", "ChannelStateDesc": "Ring"}))
+    assert rows[-1]["uniqueid"] == CALLER, "an incoming call starts ringing and is tracked"
+
+
 def test_only_the_intake_user_event_sets_the_intake() -> None:
     _, rows = run(
         new_channel(),

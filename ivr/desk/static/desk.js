@@ -3,7 +3,7 @@
 const TEXT = {
   zh: { title: "12345 坐席工作台", agentId: "工号", pin: "密码", logIn: "登录", agent: "坐席", logOut: "退出",
         seat: "分机", takeSeat: "签入", leaveSeat: "签出", pauseReason: "小休原因", pause: "示忙", resume: "示闲",
-        incoming: "来电", caller: "来电号码", waited: "排队", seconds: "秒", earlier: "历史来电", noEarlier: "首次来电",
+        incoming: "来电", handOff: "紧急转接", handedOff: "已转接", caller: "来电号码", waited: "排队", seconds: "秒", earlier: "历史来电", noEarlier: "首次来电",
         other: "English",
         states: { not_in_use: "空闲", in_use: "通话中", busy: "忙", ringing: "振铃", ringinuse: "振铃",
                   on_hold: "保持", unavailable: "话机未注册", invalid: "无效", unknown: "未知", paused: "示忙" },
@@ -11,7 +11,7 @@ const TEXT = {
                     refused: "拒绝", in_progress: "进行中" } },
   en: { title: "12345 agent desk", agentId: "Agent id", pin: "PIN", logIn: "Log in", agent: "Agent", logOut: "Log out",
         seat: "Seat", takeSeat: "Take seat", leaveSeat: "Leave seat", pauseReason: "Pause reason", pause: "Pause",
-        resume: "Resume", incoming: "Incoming call", caller: "Caller", waited: "waited", seconds: "s",
+        resume: "Resume", incoming: "Incoming call", handOff: "Emergency hand-off", handedOff: "Handed to", caller: "Caller", waited: "waited", seconds: "s",
         earlier: "Earlier calls", noEarlier: "First call", other: "中文",
         states: { not_in_use: "free", in_use: "on a call", busy: "busy", ringing: "ringing", ringinuse: "ringing",
                   on_hold: "on hold", unavailable: "phone not registered", invalid: "invalid", unknown: "unknown",
@@ -79,6 +79,20 @@ function showScreenPop(pop) {
     return item;
   }));
   $("pop-none").hidden = pop.earlier_calls.length > 0;
+  $("handoff-done").textContent = "";
+  $("handoff-buttons").replaceChildren(...state.emergency_numbers.map((number) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = number;
+    button.dataset.number = number;
+    button.addEventListener("click", async () => {
+      try {
+        await api("POST", "/api/call/handoff", { number });
+        $("handoff-done").textContent = `${t("handedOff")} ${number}`;
+      } catch (error) { $("desk-error").textContent = error.message; }
+    });
+    return button;
+  }));
   const panel = $("screen-pop");
   panel.hidden = false;
   panel.dataset.uniqueid = pop.uniqueid;
