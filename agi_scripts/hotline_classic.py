@@ -62,13 +62,13 @@ def end_row(agi: AGI) -> dict[str, Any]:
     enqueued = _number(agi.get_variable(var.ENQUEUED))
     agent = agi.get_variable(var.MEMBER_NAME) or None
     hold = _number(agi.get_variable(var.HOLD_TIME))
-    status = agi.get_variable(var.QUEUE_STATUS) or None
+    ended = agi.get_variable(var.QUEUE_ENDED) == "1"
     facts = QueueFacts(
         dialled_hotline=True,
         joined_queue=enqueued is not None,
         answered=agent is not None,
-        abandoned=enqueued is not None and agent is None and status is None,
-        left_queue=status is not None,
+        abandoned=enqueued is not None and agent is None and not ended,
+        timed_out=ended,
     )
     row: dict[str, Any] = {
         "uniqueid": agi.env["agi_uniqueid"],

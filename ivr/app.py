@@ -27,6 +27,7 @@ from ivr.desk.hub import DeskHub
 from ivr.fastagi import FastAgiServer, Router
 from ivr.handoff import routes as handoff
 from ivr.intake import handlers as intake
+from ivr.intake import waiting
 from ivr.intake.context import CallContext, CallContextFactory, Services
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
@@ -44,6 +45,7 @@ def build_router() -> Router[CallContext]:
     intake.register(router)
     rating.register(router)
     phone.register(router)
+    waiting.register(router)
     return router
 
 
@@ -136,7 +138,11 @@ async def _callbacks(app: web.Application) -> AsyncIterator[None]:
 
 async def _fastagi(app: web.Application) -> AsyncIterator[None]:
     sounds = app[keys.LAYOUT].inner("sounds")
-    services = Services(app[keys.SETTINGS], app[keys.TRACKER], app[keys.CALL_STORE], sounds, app[keys.AGENT_SERVICE])
+    settings = app[keys.SETTINGS]
+    services = Services(
+        settings, app[keys.TRACKER], app[keys.CALL_STORE], sounds, app[keys.AGENT_SERVICE],
+        app[keys.AMI].queue_state, CallbackStore(app[keys.ENGINE]) if settings.sip.carrier_contact else None,
+    )
     server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
     app[keys.FASTAGI] = server
     await server.start()

@@ -12,8 +12,13 @@ ENQUEUED = "HOTLINE_ENQUEUED"  # epoch seconds when the caller entered the queue
 
 CALLBACK_ID = "HOTLINE_CALLBACK_ID"  # on a call out to a citizen: which callback it is
 
-# The AMI UserEvent by which the dialplan tells the call tracker who greeted the caller.
+# The AMI UserEvents by which the dialplan tells the call tracker who greeted the caller, and that the
+# hotline ended a caller's wait (queue.max_wait_seconds).
 INTAKE_EVENT = "HotlineIntake"
+QUEUE_END_EVENT = "HotlineQueueEnd"
+POSITION = "HOTLINE_POSITION"  # where the caller re-enters the queue after an announcement
+QUEUE_ENDED = "HOTLINE_QUEUE_ENDED"  # "1" when the hotline ended the wait (the classic AGI reads it)
+NEXT = "HOTLINE_NEXT"  # what the waiting step decided: wait, or done (callback requested)
 
 # Set by Asterisk itself (app_queue with setinterfacevar / setqueueentryvar, and Queue()'s result).
 MEMBER_NAME = "MEMBERNAME"  # the agent's id

@@ -133,6 +133,11 @@ class QueueSettings:
     ring_seconds: int = _setting(15, _positive, "how long one agent's phone rings before the next is tried")
     max_wait_seconds: int = _setting(300, _positive, "longest a caller waits before the apology")
     wrapup_seconds: int = _setting(10, _positive, "pause after a call before an agent is offered the next")
+    announce_seconds: int = _setting(30, _positive, "between announcements of the caller's place and wait")
+    overflow_wait_seconds: int = _setting(
+        120, _positive, "an expected wait longer than this offers the caller a callback instead"
+    )
+    default_handle_seconds: int = _setting(180, _positive, "handle time assumed before any call was answered")
     service_level_seconds: int = _setting(15, _positive, "GB/T 33358: answered within 15 s")
 
 

@@ -11,6 +11,7 @@ class Outcome(StrEnum):
     ANSWERED = "answered"
     ABANDONED = "abandoned"  # hung up while waiting in the queue
     TIMED_OUT = "timed_out"  # waited the longest allowed and left the queue unanswered
+    CALLBACK_REQUESTED = "callback_requested"  # pressed the key to keep their place and be called back
     HUNG_UP_BEFORE_QUEUE = "hung_up_before_queue"  # during the greeting
     REFUSED = "refused"  # dialled something other than the hotline from the citizens' side
 
@@ -21,7 +22,8 @@ class QueueFacts:
     joined_queue: bool
     answered: bool
     abandoned: bool
-    left_queue: bool
+    timed_out: bool  # the hotline ended the wait (queue.max_wait_seconds)
+    callback_requested: bool = False
 
 
 def final_outcome(facts: QueueFacts) -> Outcome:
@@ -29,11 +31,11 @@ def final_outcome(facts: QueueFacts) -> Outcome:
         return Outcome.REFUSED
     if facts.answered:
         return Outcome.ANSWERED
-    if facts.abandoned:
-        return Outcome.ABANDONED
-    if facts.left_queue:
+    if facts.callback_requested:
+        return Outcome.CALLBACK_REQUESTED
+    if facts.timed_out:
         return Outcome.TIMED_OUT
-    if facts.joined_queue:
-        # Hung up in the queue but the abandon event was lost (e.g. AMI reconnecting).
+    if facts.joined_queue or facts.abandoned:
+        # Hung up while waiting: in the queue, or between two stretches of it (an announcement).
         return Outcome.ABANDONED
     return Outcome.HUNG_UP_BEFORE_QUEUE

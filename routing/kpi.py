@@ -55,6 +55,7 @@ class CallKpis:
     abandoned_short: int
     abandoned_long: int
     timed_out: int
+    callback_requested: int
     hung_up_before_queue: int
     average_wait_seconds: float | None
     average_handle_seconds: float | None
@@ -82,6 +83,7 @@ def call_kpis(calls: Iterable[CallFacts], service_level_seconds: float, short_ab
         abandoned_short=short,
         abandoned_long=len(abandoned) - short,
         timed_out=counts["timed_out"],
+        callback_requested=counts["callback_requested"],
         hung_up_before_queue=counts["hung_up_before_queue"],
         average_wait_seconds=_mean(waits),
         average_handle_seconds=_mean(handles),

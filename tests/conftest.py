@@ -33,6 +33,9 @@ TEST_PORTS = {
     # The carrier's side for calls out to citizens: a SIPp "citizen phone" listens here when a test needs it.
     "HOTLINE_SIP_CARRIER_CONTACT": "sip:127.0.0.2:15070",
     "HOTLINE_CALLBACKS_DIAL_INTERVAL": "0.5",
+    # Announcements every 6 s of waiting, and the callback offered beyond a minute's expected wait.
+    "HOTLINE_QUEUE_ANNOUNCE_SECONDS": "6",
+    "HOTLINE_QUEUE_OVERFLOW_WAIT_SECONDS": "60",
 }
 
 

@@ -81,6 +81,8 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "ami_username": settings.ami.username,
         "ami_password": secrets.ami_password,
         "intake_event": dialplan_variables.INTAKE_EVENT,
+        "queue_end_event": dialplan_variables.QUEUE_END_EVENT,
+        "announce_seconds": queue.announce_seconds,
         "emergency_extensions": "\n".join(
             f"exten => {number},1,Dial(PJSIP/{number}@{settings.emergency.endpoint},120)\n same => n,Hangup()"
             for number in settings.emergency.numbers

@@ -63,6 +63,19 @@ class CallStore:
             rows = (await connection.execute(query)).all()
         return [Call(**row._asdict()) for row in rows]
 
+    async def recent_handle_seconds(self, wrapup_seconds: float, calls: int = 50) -> float | None:
+        """Average talk + wrap-up over the latest answered calls; None before the first one."""
+        latest = (
+            select(Call.talk_seconds)
+            .where(Call.outcome == "answered", Call.talk_seconds.is_not(None))
+            .order_by(Call.id.desc())
+            .limit(calls)
+            .subquery()
+        )
+        async with self.engine.connect() as connection:
+            average = (await connection.execute(select(func.avg(latest.c.talk_seconds)))).scalar()
+        return None if average is None else float(average) + wrapup_seconds
+
     async def last_ended_call(self, number: str, since: datetime) -> Call | None:
         query = (
             select(Call)

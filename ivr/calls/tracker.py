@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ivr.dialplan_variables import INTAKE_EVENT
+from ivr.dialplan_variables import INTAKE_EVENT, QUEUE_END_EVENT
 from routing.call_outcome import Outcome, QueueFacts, final_outcome
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,13 @@ def event_time(fields: Mapping[str, str]) -> datetime:
         return datetime.fromtimestamp(float(stamp), UTC) if stamp else datetime.now(UTC)
     except ValueError:
         return datetime.now(UTC)
+
+
+def _waited(record: CallRecord, fields: Mapping[str, str]) -> float | None:
+    """Seconds since the first entry to the queue (app_queue's HoldTime restarts at each re-entry)."""
+    if record.enqueued_at is None:
+        return _seconds(fields, "HoldTime")
+    return round((event_time(fields) - record.enqueued_at).total_seconds(), 3)
 
 
 def _seconds(fields: Mapping[str, str], key: str) -> float | None:
@@ -110,6 +117,19 @@ class CallTracker:
         """The live call an agent is talking to, if any."""
         return next((r for r in self.live.values() if r.agent == agent_id and r.facts.get("answered")), None)
 
+    def callback_requested(self, uniqueid: str) -> None:
+        record = self._record(uniqueid)
+        record.facts["callback_requested"] = True
+
+    def queue_position(self, uniqueid: str) -> int:
+        """1 + callers still waiting who entered the queue before this one (their order is kept)."""
+        mine = self.live.get(uniqueid)
+        if mine is None or mine.enqueued_at is None:
+            return 1
+        ahead = [r for r in self.live.values() if r.enqueued_at and r.enqueued_at < mine.enqueued_at
+                 and not r.facts.get("answered") and not r.facts.get("callback_requested")]
+        return 1 + len(ahead)
+
     def handed_off(self, uniqueid: str, number: str, agent_id: str) -> None:
         record = self._record(uniqueid)
         record.handoff, record.handoff_by, record.handoff_at = number, agent_id, datetime.now(UTC)
@@ -148,25 +168,27 @@ class CallTracker:
         record.linkedid = record.linkedid or fields.get("Linkedid")
         record.caller_number = record.caller_number or fields.get("CallerIDNum")
         record.queue = fields.get("Queue")
-        record.enqueued_at = event_time(fields)
+        # The caller re-enters the queue after each announcement: the wait counts from the first entry.
+        record.enqueued_at = record.enqueued_at or event_time(fields)
         record.started_at = record.started_at or record.enqueued_at
         record.facts["joined_queue"] = True
         self._changed(record)
 
     def _user_event(self, fields: Mapping[str, str]) -> None:
         """The dialplan says who greeted the caller when our FastAGI did not (fallback, classic-agi)."""
-        if fields.get("UserEvent") != INTAKE_EVENT:
-            return
-        record = self._record(fields.get("Uniqueid", ""))
-        record.intake = fields.get("Intake") or record.intake
-        self._changed(record)
+        if fields.get("UserEvent") == INTAKE_EVENT:
+            record = self._record(fields.get("Uniqueid", ""))
+            record.intake = fields.get("Intake") or record.intake
+            self._changed(record)
+        elif fields.get("UserEvent") == QUEUE_END_EVENT and fields.get("Uniqueid") in self.live:
+            self.live[fields["Uniqueid"]].facts["timed_out"] = True
 
     def _agent_connect(self, fields: Mapping[str, str]) -> None:
         record = self.live.get(fields.get("Uniqueid", ""))
         if record is None:
             return
         record.answered_at = event_time(fields)
-        record.wait_seconds = _seconds(fields, "HoldTime")
+        record.wait_seconds = _waited(record, fields)
         record.agent = fields.get("MemberName")
         record.seat = fields.get("Interface", "").removeprefix("PJSIP/") or None
         record.facts["answered"] = True
@@ -177,7 +199,7 @@ class CallTracker:
         record = self.live.get(fields.get("Uniqueid", ""))
         if record is None:
             return
-        record.wait_seconds = _seconds(fields, "HoldTime")
+        record.wait_seconds = _waited(record, fields)
         record.facts["abandoned"] = True
         self._changed(record)
 
@@ -185,9 +207,7 @@ class CallTracker:
         record = self.live.get(fields.get("Uniqueid", ""))
         if record is None or record.facts.get("answered"):
             return
-        record.facts["left_queue"] = True
-        if record.wait_seconds is None and record.enqueued_at is not None:
-            record.wait_seconds = round((event_time(fields) - record.enqueued_at).total_seconds(), 3)
+        record.wait_seconds = _waited(record, fields)
 
     def _agent_complete(self, fields: Mapping[str, str]) -> None:
         record = self.live.get(fields.get("Uniqueid", ""))
@@ -205,7 +225,8 @@ class CallTracker:
             joined_queue=record.facts.get("joined_queue", False),
             answered=record.facts.get("answered", False),
             abandoned=record.facts.get("abandoned", False),
-            left_queue=record.facts.get("left_queue", False),
+            timed_out=record.facts.get("timed_out", False),
+            callback_requested=record.facts.get("callback_requested", False),
         )
         record.outcome = final_outcome(facts).value
         if record.answered_at and record.talk_seconds is None:

@@ -10,6 +10,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ivr.agents.service import AgentService
+from ivr.ami.queue_state import QueueState
+from ivr.callbacks.store import CallbackStore
 from ivr.calls.store import CallerHistory, CallStore
 from ivr.calls.tracker import CallTracker
 from ivr.fastagi import AgiCall
@@ -32,6 +34,8 @@ class Services:
     store: CallStore
     sounds_dir: PurePosixPath  # as Asterisk sees it
     agents: AgentService | None = None  # for the seats' feature codes
+    queue_state: QueueState | None = None  # for the waiting callers' announcements
+    callbacks: CallbackStore | None = None  # for the callbacks they ask for
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ async def test_a_missed_call_is_called_back_once_an_agent_is_free(hotline: Hotli
     assert (callbacks[0].status, callbacks[0].attempts) == ("pending", 0)
 
     phone = Sipp(scenario="citizen_answers_callback.xml", target="", local_ip=CARRIER_IP,
-                 local_port=CITIZEN_PHONE_PORT, pause_ms=12_000, timeout_s=60)
+                 local_port=CITIZEN_PHONE_PORT, pause_ms=14_000, timeout_s=60)
     async with run_sipp(phone) as citizen:
         connected = hotline.expect_ami_event(lambda name, f: name == "AgentConnect" and f.get("MemberName") == "1035")
         async with hotline.agent("8035"):

@@ -48,7 +48,8 @@ def test_answered_call_carries_answer_time_wait_agent_and_talk() -> None:
     final = rows[-1]
     assert final["outcome"] == Outcome.ANSWERED
     assert (final["agent"], final["seat"]) == ("1001", "8001")
-    assert final["wait_seconds"] == 3.0 and final["talk_seconds"] == 21.0
+    assert final["wait_seconds"] == 3.5, "from the first entry to the queue, to the millisecond"
+    assert final["talk_seconds"] == 21.0
     assert final["started_at"] == at(100.0) and final["enqueued_at"] == at(105.0)
     assert final["answered_at"] == at(108.5) and final["ended_at"] == at(130.1)
     assert final["hangup_cause"] == "Normal Clearing" and final["intake"] == "fallback"
@@ -72,6 +73,7 @@ def test_leaving_the_queue_unanswered_is_a_timeout_with_the_measured_wait() -> N
         new_channel(),
         event("QueueCallerJoin", 105.0, Uniqueid=CALLER, Queue="hotline"),
         event("QueueCallerLeave", 405.0, Uniqueid=CALLER, Queue="hotline"),
+        event("UserEvent", 405.0, UserEvent="HotlineQueueEnd", Uniqueid=CALLER, Reason="timeout"),
         event("Hangup", 410.0, Uniqueid=CALLER),
     )
     assert rows[-1]["outcome"] == Outcome.TIMED_OUT and rows[-1]["wait_seconds"] == 300.0
@@ -135,7 +137,8 @@ def test_a_call_seen_first_in_the_queue_is_still_recorded() -> None:
     ("facts", "expected"),
     [
         (QueueFacts(True, True, True, False, True), Outcome.ANSWERED),
-        (QueueFacts(True, True, False, True, True), Outcome.ABANDONED),
+        (QueueFacts(True, True, False, True, False), Outcome.ABANDONED),
+        (QueueFacts(True, True, False, False, False, callback_requested=True), Outcome.CALLBACK_REQUESTED),
         (QueueFacts(True, True, False, False, True), Outcome.TIMED_OUT),
         (QueueFacts(True, True, False, False, False), Outcome.ABANDONED),
         (QueueFacts(True, False, False, False, False), Outcome.HUNG_UP_BEFORE_QUEUE),

@@ -62,7 +62,9 @@ def test_the_fallback_still_queues_the_caller(rendered: tuple) -> None:  # type:
     assert any("AGI(agi://127.0.0.1:4573/hotline-intake)" in value for value in citizens)
     assert any("Goto(hotline-queue,s,1)" in value for value in citizens)
     queue_flow = " ".join(value for _name, value in items(configs["extensions.conf"], "hotline-queue"))
-    assert "Playback(/srv/hotline/t/sounds/greeting)" in queue_flow and "Queue(hotline,rc,,,300)" in queue_flow
+    assert "Playback(/srv/hotline/t/sounds/greeting)" in queue_flow
+    assert "Queue(hotline,rc,,,30,,,,${HOTLINE_POSITION})" in queue_flow
+    assert "AGI(agi://127.0.0.1:4573/hotline-waiting)" in queue_flow and ">= 300]?busy)" in queue_flow
 
 
 def test_manager_is_loopback_only_with_a_generated_secret(rendered: tuple) -> None:  # type: ignore[type-arg]
