@@ -12,6 +12,7 @@ from panoramisk import Manager
 
 from ivr.ami.errors import AmiActionFailed, AmiActionTimeout, AmiNotConnected
 from ivr.ami.queue_state import QueueState
+from ivr.background import Background
 from ivr.settings import AmiSettings
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class AmiClient:
         self.logins = 0
         self.refreshes = 0
         self._manager: _Manager | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.background = Background("AMI follow-up", logger)
         self._refreshed = asyncio.Condition()
 
     def subscribe(self, sink: EventSink) -> None:
@@ -72,9 +73,7 @@ class AmiClient:
         if self._manager is not None:
             self._manager.stopped = True
             self._manager.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.background.close()
 
     async def action(self, fields: dict[str, str], timeout: float | None = None, listing: bool = False) -> Any:
         """Send one action; returns the response, or all its events for a `listing` action (QueueStatus).
@@ -123,7 +122,7 @@ class AmiClient:
     def _logged_in(self, _manager: Manager) -> None:
         self.logins += 1
         logger.info("AMI logged in to %s:%s (login #%d)", self.settings.host, self.settings.port, self.logins)
-        self._spawn(self._refresh_after_login())
+        self.background.spawn(self._refresh_after_login())
 
     async def _refresh_after_login(self) -> None:
         for attempt in range(1, 6):
@@ -137,8 +136,3 @@ class AmiClient:
     def _disconnected(self, _manager: Manager, exc: object) -> None:
         self.queue_state.mark_stale()
         logger.warning("AMI connection lost (%s); reconnecting", exc)
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

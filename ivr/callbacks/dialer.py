@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from ivr import dialplan_variables as var
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiError
+from ivr.background import Background
 from ivr.callbacks.store import CallbackStore
 from ivr.calls.tracker import CallRecord
 from ivr.db.models import Callback
@@ -33,7 +34,7 @@ class CallbackDialer:
         self.store = store
         self.dialling: dict[str, int] = {}  # ActionID → callback id, while the phone rings
         self.channels: dict[str, int] = {}  # the callback channel's uniqueid → callback id
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.background = Background("callback bookkeeping", logger)
         # Told each missed call's number once its callback is recorded (or found recorded already).
         self.recorded_listeners: list[Callable[[str], None]] = []
 
@@ -46,7 +47,7 @@ class CallbackDialer:
         if record.outcome in MISSED_OUTCOMES and record.caller_number:
             now = datetime.now(UTC)
             day = callback_day(now, self.settings.timezone)
-            self._spawn(self._record_missed(record.caller_number, day, record.uniqueid, now))
+            self.background.spawn(self._record_missed(record.caller_number, day, record.uniqueid, now))
 
     async def _record_missed(self, number: str, day: str, origin: str, now: datetime) -> None:
         await self.store.add_missed(number, day, origin, now)
@@ -56,9 +57,9 @@ class CallbackDialer:
     def handle(self, name: str, fields: Mapping[str, str]) -> None:
         """AMI sink: the results of our Originates, and which agent took a callback."""
         if name == "OriginateResponse" and fields.get("ActionID", "").startswith(ACTION_PREFIX):
-            self._spawn(self._attempt_ended(fields))
+            self.background.spawn(self._attempt_ended(fields))
         elif name == "AgentConnect" and fields.get("Uniqueid") in self.channels:
-            self._spawn(self.store.connected_to(fields["Uniqueid"], fields.get("MemberName", ""),
+            self.background.spawn(self.store.connected_to(fields["Uniqueid"], fields.get("MemberName", ""),
                                                 datetime.now(UTC)))
 
     async def run(self) -> None:
@@ -126,17 +127,5 @@ class CallbackDialer:
         status, next_attempt = after_attempt(result, attempts_done, self.settings.callbacks.max_attempts, now, retry)
         await self.store.finish_attempt(callback_id, status, result, next_attempt, now, channel)
 
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("callback bookkeeping failed: %r", task.exception())
-
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.background.close()

@@ -5,16 +5,16 @@ Driven by AMI events; each push goes only to the sockets of the agent it concern
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from ivr.ami.queue_state import MEMBER_STATUS
+from ivr.background import Background
 from ivr.calls.store import CallStore
 from ivr.calls.tracker import CallTracker, event_time
 
@@ -27,7 +27,7 @@ class DeskHub:
         self.tracker = tracker
         self.store = store
         self.sockets: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.background = Background("desk push", logger)
 
     def attach(self, agent_id: str, socket: web.WebSocketResponse) -> Callable[[], None]:
         self.sockets[agent_id].add(socket)
@@ -39,9 +39,9 @@ class DeskHub:
         if not self.sockets.get(agent_id):
             return
         if name == "AgentConnect":
-            self._spawn(self._screen_pop(agent_id, fields))
+            self.background.spawn(self._screen_pop(agent_id, fields))
         elif name in SEAT_EVENTS:
-            self._spawn(self._send(agent_id, {
+            self.background.spawn(self._send(agent_id, {
                 "type": "seat",
                 "seat": fields.get("Interface", "").removeprefix("PJSIP/"),
                 "phone": MEMBER_STATUS.get(fields.get("Status", ""), "unknown"),
@@ -75,19 +75,8 @@ class DeskHub:
             if not socket.closed:
                 await socket.send_json(message)
 
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("desk push failed: %r", task.exception())
-
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        await self.background.close()
         for sockets in self.sockets.values():
             for socket in list(sockets):
                 await socket.close()
