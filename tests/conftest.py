@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.asterisk.layout import AsteriskLayout, choose_layout
 from ivr.asterisk.process import AsteriskProcess
 from ivr.asterisk.render import render_all
 from ivr.asterisk.sandbox import install_sandbox
+from ivr.db.engine import create_engine, upgrade
 from ivr.prompts.generate import generate_prompts
 from ivr.secrets import Secrets, ensure_secrets
 from ivr.settings import Settings, load_settings
@@ -91,6 +93,15 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     async with fresh_postgres_database() as url:
         yield url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated database, once on SQLite and once on PostgreSQL."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture

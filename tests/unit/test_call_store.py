@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,13 +18,6 @@ from ivr.db.models import Call
 
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def stored(engine: AsyncEngine) -> list[Call]:

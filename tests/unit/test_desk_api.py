@@ -24,7 +24,6 @@ from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiActionFailed, AmiActionTimeout, AmiError, AmiNotConnected
 from ivr.ami.queue_state import QueueState
-from ivr.db.engine import create_engine, upgrade
 from ivr.db.models import Agent, AgentEvent
 from ivr.desk.routes import setup_routes
 from ivr.secrets import Secrets
@@ -117,13 +116,6 @@ def error_id(answer: Mapping[str, Any]) -> str:
     assert answer["message"], "every error says what went wrong"
     return str(answer["error_id"])
 
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

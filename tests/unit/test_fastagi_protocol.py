@@ -167,6 +167,16 @@ class Harness:
         self.clients.append(client)
         return client
 
+    async def run_flow(self, body: Callable[[AgiCall], Awaitable[Any]],
+                       **overrides: Any) -> tuple[RecordingServer, FakeAsterisk, asyncio.Future[Any]]:
+        """A server whose script "flow" runs `body`, a fake Asterisk that has started it, and its outcome."""
+        outcome = new_future()
+        self.router.add("flow", capturing(outcome, body))
+        server = await self.start(**overrides)
+        fake = await self.connect(server)
+        await fake.start("flow")
+        return server, fake, outcome
+
     async def sessions_done(self, server: RecordingServer) -> None:
         """Every session the server accepted has ended, and none of them let an exception escape."""
         tasks = list(server.session_tasks)
@@ -446,11 +456,7 @@ async def test_hangup_line_before_the_reply_ends_the_handler_at_the_next_command
 
 
 async def test_stream_file_after_hangup_line_is_a_hangup_not_a_missing_prompt(harness: Harness) -> None:
-    outcome = new_future()
-    harness.router.add("flow", capturing(outcome, lambda call: call.stream_file("/sounds/greeting")))
-    server = await harness.start()
-    fake = await harness.connect(server)
-    await fake.start("flow")
+    server, fake, outcome = await harness.run_flow(lambda call: call.stream_file("/sounds/greeting"))
 
     assert await fake.answer("HANGUP", "200 result=-1 endpos=0") == 'STREAM FILE /sounds/greeting ""'
     result = await settle(outcome)
@@ -461,11 +467,7 @@ async def test_stream_file_after_hangup_line_is_a_hangup_not_a_missing_prompt(ha
 
 
 async def test_stream_file_result_minus_one_mid_prompt_is_a_hangup(harness: Harness) -> None:
-    outcome = new_future()
-    harness.router.add("flow", capturing(outcome, lambda call: call.stream_file("/sounds/greeting")))
-    server = await harness.start()
-    fake = await harness.connect(server)
-    await fake.start("flow")
+    server, fake, outcome = await harness.run_flow(lambda call: call.stream_file("/sounds/greeting"))
 
     await fake.answer("200 result=-1 endpos=16000")
     assert type(await settle(outcome)) is AgiHangup
@@ -504,11 +506,7 @@ async def test_missing_prompt_is_an_error_not_a_hangup(
 
 
 async def test_connection_closed_while_waiting_for_a_reply_is_a_hangup(harness: Harness) -> None:
-    outcome = new_future()
-    harness.router.add("flow", capturing(outcome, lambda call: call.get_variable("HOTLINE_STEP")))
-    server = await harness.start()
-    fake = await harness.connect(server)
-    await fake.start("flow")
+    server, fake, outcome = await harness.run_flow(lambda call: call.get_variable("HOTLINE_STEP"))
 
     assert await fake.read_command() == "GET VARIABLE HOTLINE_STEP"
     fake.writer.write_eof()  # Asterisk went away without answering
@@ -521,11 +519,7 @@ async def test_connection_closed_while_waiting_for_a_reply_is_a_hangup(harness: 
 
 async def test_connection_closed_in_the_middle_of_a_reply_line_is_a_hangup(harness: Harness) -> None:
     """A reply cut short by EOF is a lost connection, not a protocol violation by Asterisk."""
-    outcome = new_future()
-    harness.router.add("flow", capturing(outcome, lambda call: call.get_variable("HOTLINE_STEP")))
-    server = await harness.start()
-    fake = await harness.connect(server)
-    await fake.start("flow")
+    server, fake, outcome = await harness.run_flow(lambda call: call.get_variable("HOTLINE_STEP"))
 
     assert await fake.read_command() == "GET VARIABLE HOTLINE_STEP"
     await fake.send_raw(b"200 resu")
@@ -614,11 +608,7 @@ async def test_multi_line_usage_reply_raises_usage_error_with_the_usage_text(har
 
 
 async def test_garbage_reply_is_a_protocol_error(harness: Harness) -> None:
-    outcome = new_future()
-    harness.router.add("flow", capturing(outcome, lambda call: call.get_variable("X")))
-    server = await harness.start()
-    fake = await harness.connect(server)
-    await fake.start("flow")
+    server, fake, outcome = await harness.run_flow(lambda call: call.get_variable("X"))
 
     await fake.answer("this is not AGI")
     result = await settle(outcome)
@@ -633,11 +623,7 @@ async def test_garbage_reply_is_a_protocol_error(harness: Harness) -> None:
 
 
 async def test_unanswered_command_times_out(harness: Harness, server_logs: pytest.LogCaptureFixture) -> None:
-    outcome = new_future()
-    harness.router.add("flow", capturing(outcome, lambda call: call.get_variable("SLOW")))
-    server = await harness.start(command_timeout=0.2)
-    fake = await harness.connect(server)
-    await fake.start("flow")
+    server, fake, outcome = await harness.run_flow(lambda call: call.get_variable("SLOW"), command_timeout=0.2)
 
     assert await fake.read_command() == "GET VARIABLE SLOW"  # and never answer it
     result = await settle(outcome)
@@ -651,11 +637,7 @@ async def test_unanswered_command_times_out(harness: Harness, server_logs: pytes
 
 
 async def test_per_command_timeout_overrides_the_default(harness: Harness) -> None:
-    outcome = new_future()
-    harness.router.add("flow", capturing(outcome, lambda call: call.command("NOOP", timeout=0.1)))
-    server = await harness.start(command_timeout=30.0)
-    fake = await harness.connect(server)
-    await fake.start("flow")
+    server, fake, outcome = await harness.run_flow(lambda call: call.command("NOOP", timeout=0.1), command_timeout=30.0)
 
     assert await fake.read_command() == "NOOP"
     result = await settle(outcome)
