@@ -27,7 +27,7 @@ from ivr.desk.hub import DeskHub
 from ivr.fastagi import FastAgiServer, Router
 from ivr.handoff import routes as handoff
 from ivr.intake import handlers as intake
-from ivr.intake import waiting
+from ivr.intake import voicemail, waiting
 from ivr.intake.context import CallContext, CallContextFactory, Services
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
@@ -35,6 +35,7 @@ from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web import health
 from ivr.web.auth import auth_middleware
+from ivr.workorders.store import WorkOrderStore
 
 logger = logging.getLogger(__name__)
 CITIZENS_CONTEXT = "citizens"  # the context name in asterisk_conf/extensions.conf.in
@@ -46,6 +47,7 @@ def build_router() -> Router[CallContext]:
     rating.register(router)
     phone.register(router)
     waiting.register(router)
+    voicemail.register(router)
     return router
 
 
@@ -142,6 +144,7 @@ async def _fastagi(app: web.Application) -> AsyncIterator[None]:
     services = Services(
         settings, app[keys.TRACKER], app[keys.CALL_STORE], sounds, app[keys.AGENT_SERVICE],
         app[keys.AMI].queue_state, CallbackStore(app[keys.ENGINE]) if settings.sip.carrier_contact else None,
+        WorkOrderStore(app[keys.ENGINE]), app[keys.LAYOUT].host("voicemail"),
     )
     server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
     app[keys.FASTAGI] = server

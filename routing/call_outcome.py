@@ -12,6 +12,7 @@ class Outcome(StrEnum):
     ABANDONED = "abandoned"  # hung up while waiting in the queue
     TIMED_OUT = "timed_out"  # waited the longest allowed and left the queue unanswered
     CALLBACK_REQUESTED = "callback_requested"  # pressed the key to keep their place and be called back
+    VOICEMAIL = "voicemail"  # left a message instead of waiting
     HUNG_UP_BEFORE_QUEUE = "hung_up_before_queue"  # during the greeting
     REFUSED = "refused"  # dialled something other than the hotline from the citizens' side
 
@@ -24,6 +25,7 @@ class QueueFacts:
     abandoned: bool
     timed_out: bool  # the hotline ended the wait (queue.max_wait_seconds)
     callback_requested: bool = False
+    voicemail: bool = False
 
 
 def final_outcome(facts: QueueFacts) -> Outcome:
@@ -33,6 +35,8 @@ def final_outcome(facts: QueueFacts) -> Outcome:
         return Outcome.ANSWERED
     if facts.callback_requested:
         return Outcome.CALLBACK_REQUESTED
+    if facts.voicemail:
+        return Outcome.VOICEMAIL
     if facts.timed_out:
         return Outcome.TIMED_OUT
     if facts.joined_queue or facts.abandoned:

@@ -56,6 +56,7 @@ class CallKpis:
     abandoned_long: int
     timed_out: int
     callback_requested: int
+    voicemail: int
     hung_up_before_queue: int
     average_wait_seconds: float | None
     average_handle_seconds: float | None
@@ -84,6 +85,7 @@ def call_kpis(calls: Iterable[CallFacts], service_level_seconds: float, short_ab
         abandoned_long=len(abandoned) - short,
         timed_out=counts["timed_out"],
         callback_requested=counts["callback_requested"],
+        voicemail=counts["voicemail"],
         hung_up_before_queue=counts["hung_up_before_queue"],
         average_wait_seconds=_mean(waits),
         average_handle_seconds=_mean(handles),

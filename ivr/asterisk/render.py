@@ -59,6 +59,7 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "sounds_dir": layout.inner("sounds"),
         "agi_dir": layout.inner("agi"),
         "classic_spool": layout.classic_spool_inner,
+        "voicemail_dir": layout.inner("voicemail"),
         "sip_bind": sip.bind,
         "sip_port": sip.port,
         "rtp_start": sip.rtp_start,
@@ -93,7 +94,7 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
 
 def render_all(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> list[Path]:
     """Write every rendered file; returns the paths written. Directories Asterisk needs are created."""
-    for name in ("etc", "lib", "spool", "run", "log", "sounds"):
+    for name in ("etc", "lib", "spool", "run", "log", "sounds", "voicemail"):
         layout.host(name).mkdir(parents=True, exist_ok=True)
     install_agi_scripts(layout.host("agi"))
     values = template_values(settings, secrets, layout)

@@ -118,8 +118,10 @@ class CallTracker:
         return next((r for r in self.live.values() if r.agent == agent_id and r.facts.get("answered")), None)
 
     def callback_requested(self, uniqueid: str) -> None:
-        record = self._record(uniqueid)
-        record.facts["callback_requested"] = True
+        self._record(uniqueid).facts["callback_requested"] = True
+
+    def left_voicemail(self, uniqueid: str) -> None:
+        self._record(uniqueid).facts["voicemail"] = True
 
     def queue_position(self, uniqueid: str) -> int:
         """1 + callers still waiting who entered the queue before this one (their order is kept)."""
@@ -227,6 +229,7 @@ class CallTracker:
             abandoned=record.facts.get("abandoned", False),
             timed_out=record.facts.get("timed_out", False),
             callback_requested=record.facts.get("callback_requested", False),
+            voicemail=record.facts.get("voicemail", False),
         )
         record.outcome = final_outcome(facts).value
         if record.answered_at and record.talk_seconds is None:

@@ -92,3 +92,17 @@ class Callback(Base):
     agent: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WorkOrder(Base):
+    """A citizen's request (工单). For now only drafts from voicemail; dispatch and deadlines come next."""
+
+    __tablename__ = "work_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # draft
+    source: Mapped[str] = mapped_column(String(16))  # voicemail
+    caller_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    call_uniqueid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    audio_path: Mapped[str | None] = mapped_column(String(300))  # the recording, as the server sees it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

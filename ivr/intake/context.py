@@ -6,7 +6,7 @@ import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ivr.agents.service import AgentService
@@ -16,6 +16,7 @@ from ivr.calls.store import CallerHistory, CallStore
 from ivr.calls.tracker import CallTracker
 from ivr.fastagi import AgiCall
 from ivr.settings import Settings
+from ivr.workorders.store import WorkOrderStore
 
 logger = logging.getLogger("ivr.callflow")
 
@@ -36,6 +37,8 @@ class Services:
     agents: AgentService | None = None  # for the seats' feature codes
     queue_state: QueueState | None = None  # for the waiting callers' announcements
     callbacks: CallbackStore | None = None  # for the callbacks they ask for
+    work_orders: WorkOrderStore | None = None  # for the drafts made from voicemail
+    voicemail_dir: Path | None = None  # where Asterisk records voicemail, as the server sees it
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from routing.estimate import expected_wait_seconds, place_prompt, wait_prompt
 
 KEY_WAIT_MS = 5000
 CALLBACK_KEY = "1"
+VOICEMAIL_KEY = "2"
 
 
 async def hotline_waiting(call: AgiCall, ctx: CallContext) -> None:
@@ -23,6 +24,10 @@ async def hotline_waiting(call: AgiCall, ctx: CallContext) -> None:
         key = await call.get_data(ctx.prompt("overflow-offer"), KEY_WAIT_MS, 1)
         if key == CALLBACK_KEY:
             await _keep_place_for_callback(call, ctx)
+            return
+        if key == VOICEMAIL_KEY:
+            ctx.services.tracker.left_voicemail(call.uniqueid)
+            await call.set_variable(var.NEXT, "voicemail")
             return
     await call.stream_file(ctx.prompt(place_prompt(place)))
     await call.stream_file(ctx.prompt(wait_prompt(wait)))

@@ -139,6 +139,7 @@ def test_a_call_seen_first_in_the_queue_is_still_recorded() -> None:
         (QueueFacts(True, True, True, False, True), Outcome.ANSWERED),
         (QueueFacts(True, True, False, True, False), Outcome.ABANDONED),
         (QueueFacts(True, True, False, False, False, callback_requested=True), Outcome.CALLBACK_REQUESTED),
+        (QueueFacts(True, True, False, False, False, voicemail=True), Outcome.VOICEMAIL),
         (QueueFacts(True, True, False, False, True), Outcome.TIMED_OUT),
         (QueueFacts(True, True, False, False, False), Outcome.ABANDONED),
         (QueueFacts(True, False, False, False, False), Outcome.HUNG_UP_BEFORE_QUEUE),
