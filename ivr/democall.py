@@ -35,6 +35,8 @@ class Sipp:
     out_of_call: str | None = None
     inject: str | None = None  # one line of [field0]… values (e.g. the seat number)
     timeout_s: int = 60
+    calls: int = 1  # how many calls, all at once (-m and -l)
+    rate: float | None = None  # calls started per second
 
     def command(self, workdir: Path) -> list[str]:
         binary = shutil.which("sipp")
@@ -43,10 +45,12 @@ class Sipp:
         port = self.local_port or free_udp_port(self.local_ip)
         argv = [binary, *([self.target] if self.target else []), "-sf", str(SCENARIO_DIR / self.scenario),
                 "-i", self.local_ip, "-p", str(port), "-mp", str(free_udp_port(self.local_ip)),
-                "-m", "1", "-l", "1", "-timeout", f"{self.timeout_s}s", "-timeout_error", "-nostdin",
-                "-trace_err", "-error_file", str(workdir / "errors.log")]
+                "-m", str(self.calls), "-l", str(self.calls), "-timeout", f"{self.timeout_s}s", "-timeout_error",
+                "-nostdin", "-trace_err", "-error_file", str(workdir / "errors.log")]
         if self.service:
             argv += ["-s", self.service]
+        if self.rate is not None:
+            argv += ["-r", str(self.rate)]
         if self.pause_ms is not None:
             argv += ["-d", str(self.pause_ms)]
         if self.username:

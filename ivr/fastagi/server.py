@@ -87,6 +87,10 @@ class FastAgiServer(Generic[Ctx]):
         self._sessions.add(task)
         try:
             await self._session(reader, writer)
+        except asyncio.CancelledError:
+            # Only stop() cancels sessions. Ending normally keeps Python 3.11's stream callback from
+            # logging the cancellation as an "Exception in callback".
+            pass
         finally:
             self._sessions.discard(task)
             self.sessions_served += 1
