@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import tempfile
 import time
+from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -78,6 +80,16 @@ def failed_calls(workdir: Path) -> int:
     return -1
 
 
+def error_kinds(workdir: Path) -> Counter[str]:
+    """SIPp's error log, one line per event, without its call ids and times (retransmissions of calls
+    already finished are not failures and are left out)."""
+    log = workdir / "errors.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    events = re.findall(r"\d+\.\d+: (.+?)(?=\d{4}-\d\d-\d\d\t|\Z)", text, flags=re.S)
+    kinds = (re.sub(r"[\d.@-]+", "#", event.splitlines()[0])[:120] for event in events)
+    return Counter(kind for kind in kinds if not kind.startswith("Dead call"))
+
+
 async def run_level(hotline: Hotline, asterisk_pid: int, concurrent: int, call_seconds: int) -> LevelResult:
     before = (time.monotonic(), cpu_seconds(asterisk_pid), cpu_seconds(os.getpid()))
     counts_before = await stored_outcomes(hotline)
@@ -88,9 +100,9 @@ async def run_level(hotline: Hotline, asterisk_pid: int, concurrent: int, call_s
         exit_code = await citizens.finished()
         failed = failed_calls(citizens.workdir)
         if failed:
-            errors = (citizens.workdir / "errors.log")
-            kinds = errors.read_text(errors="replace").split("\n") if errors.exists() else []
-            print(f"SIPp errors at {concurrent} concurrent (first 5 of {len(kinds)}):", *kinds[:5], sep="\n  ")
+            print(f"SIPp's errors at {concurrent} concurrent calls, by kind:")
+            for kind, count in error_kinds(citizens.workdir).most_common(6):
+                print(f"  {count:5d}  {kind}")
     await hotline.app[keys.CALL_WRITER].drain(timeout=30)
     after = (time.monotonic(), cpu_seconds(asterisk_pid), cpu_seconds(os.getpid()))
     counts = await stored_outcomes(hotline)
