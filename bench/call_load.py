@@ -27,14 +27,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from ivr import keys
-from ivr.asterisk.layout import choose_layout
 from ivr.asterisk.process import AsteriskProcess
-from ivr.asterisk.render import render_all
-from ivr.asterisk.sandbox import install_sandbox
+from ivr.asterisk.setup import prepare_instance
 from ivr.db.models import Call
 from ivr.democall import Sipp
-from ivr.prompts.generate import generate_prompts
-from ivr.secrets import ensure_secrets
 from ivr.settings import load_settings
 from tests.helpers import CARRIER_IP, Hotline, run_sipp, start_hotline
 
@@ -125,13 +121,7 @@ async def main(arguments: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     settings = load_settings(environ={**BENCH_ENVIRONMENT, "HOTLINE_DATA_DIR": str(data)})
     settings = replace(settings, database_url=f"sqlite+aiosqlite:///{data / 'bench.db'}")
-    secrets = ensure_secrets(settings)
-    layout = choose_layout(settings)
-    assert layout.root is not None
-    install_sandbox(layout.root, settings.asterisk.suite, print)
-    shutil.rmtree(layout.host("."), ignore_errors=True)
-    render_all(settings, secrets, layout)
-    generate_prompts(layout.sounds_dir, settings.prompts.voice)
+    secrets, layout = prepare_instance(settings, print, fresh=True)
     asterisk = AsteriskProcess(layout, settings.asterisk.start_timeout)
     await asterisk.start()
     results: list[LevelResult] = []

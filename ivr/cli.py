@@ -21,13 +21,13 @@ from ivr.agents.store import AgentStore
 from ivr.app import build_app
 from ivr.asterisk.layout import AsteriskLayout, choose_layout
 from ivr.asterisk.process import AsteriskProcess, AsteriskStartError
-from ivr.asterisk.render import render_all
 from ivr.asterisk.sandbox import SandboxError, install_sandbox
+from ivr.asterisk.setup import prepare_instance
 from ivr.calls.store import CallStore
 from ivr.db.engine import SchemaOutdated, create_engine, ensure_current, upgrade
 from ivr.db.models import Call
 from ivr.democall import DemoCallError, place_demo_call
-from ivr.prompts.generate import PromptError, generate_prompts
+from ivr.prompts.generate import PromptError
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
 
@@ -102,26 +102,14 @@ def _progress(message: str) -> None:
     print(f"[hotline] {message}", flush=True)
 
 
-def prepare(settings: Settings, install: bool) -> tuple[Secrets, AsteriskLayout]:
-    """Everything `up` and `asterisk start` need on disk before Asterisk starts."""
-    secrets = ensure_secrets(settings)
-    layout = choose_layout(settings)
-    if layout.root is not None and install:
-        install_sandbox(layout.root, settings.asterisk.suite, _progress)
-    render_all(settings, secrets, layout)
-    custom = Path(settings.prompts.custom_dir) if settings.prompts.custom_dir else None
-    generate_prompts(layout.sounds_dir, settings.prompts.voice, custom)
-    return secrets, layout
-
-
 def cmd_setup(settings: Settings, _arguments: argparse.Namespace) -> int:
-    _secrets, layout = prepare(settings, install=False)
+    _secrets, layout = prepare_instance(settings, _progress, install=False)
     _progress(f"configuration rendered into {layout.host('etc')}; secrets in {settings.secrets_file}")
     return 0
 
 
 def cmd_up(settings: Settings, _arguments: argparse.Namespace) -> int:
-    secrets, layout = prepare(settings, install=True)
+    secrets, layout = prepare_instance(settings, _progress)
     _progress("migrating the database")
     _run(_upgrade(settings))
     first = _run(_first_agent(settings))
@@ -196,7 +184,7 @@ def cmd_asterisk_install(settings: Settings, _arguments: argparse.Namespace) -> 
 
 
 def cmd_asterisk_start(settings: Settings, _arguments: argparse.Namespace) -> int:
-    _secrets, layout = prepare(settings, install=True)
+    _secrets, layout = prepare_instance(settings, _progress)
     asterisk = AsteriskProcess(layout, settings.asterisk.start_timeout)
     if _run(asterisk.is_running()):
         _progress("Asterisk is already running; configuration re-rendered (reload it from 'hotline asterisk cli')")

@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.asterisk.layout import AsteriskLayout, choose_layout
+from ivr.asterisk.layout import AsteriskLayout
 from ivr.asterisk.process import AsteriskProcess
-from ivr.asterisk.render import render_all
-from ivr.asterisk.sandbox import install_sandbox
+from ivr.asterisk.setup import prepare_instance
 from ivr.db.engine import create_engine, upgrade
-from ivr.prompts.generate import generate_prompts
 from ivr.secrets import Secrets, ensure_secrets
 from ivr.settings import Settings, load_settings
 from tests.helpers import Hotline, fresh_postgres_database, start_hotline
@@ -59,12 +57,8 @@ def asterisk(base_settings: Settings, secrets: Secrets) -> Iterator[AsteriskProc
     """The real Asterisk 22, installed into the sandbox if the machine has none yet, for the whole run."""
     if shutil.which("sipp") is None:  # the e2e tests' citizens and agents: install, never skip
         subprocess.run(["apt-get", "install", "-y", "-q", "sip-tester"], check=True)
-    layout = choose_layout(base_settings)
-    assert layout.root is not None
-    install_sandbox(layout.root, base_settings.asterisk.suite, print)
-    shutil.rmtree(layout.host("."), ignore_errors=True)
-    render_all(base_settings, secrets, layout)
-    generate_prompts(layout.sounds_dir, base_settings.prompts.voice)
+    _secrets, layout = prepare_instance(base_settings, print, fresh=True)
+    assert layout.root is not None, "the tests run Asterisk in the sandbox"
     process = AsteriskProcess(layout, base_settings.asterisk.start_timeout)
     loop = asyncio.new_event_loop()
     if loop.run_until_complete(process.is_running()):

@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.db.engine import upsert_insert
 from ivr.db.models import Callback
 
 
 class CallbackStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = upsert_insert(engine)
 
     async def add_missed(self, number: str, day: str, origin: str, now: datetime) -> None:
         """One missed-call callback per number per day: a second missed call that day adds nothing."""

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.calls.tracker import Row
+from ivr.db.engine import upsert_insert
 from ivr.db.models import Call
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class CallerHistory:
 class CallStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = upsert_insert(engine)
 
     async def upsert(self, rows: list[Row]) -> None:
         async with self.engine.begin() as connection:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -72,3 +75,8 @@ def _revisions(connection: Connection) -> tuple[str | None, str | None]:
     config.set_main_option("script_location", str(MIGRATIONS))
     current = MigrationContext.configure(connection).get_current_revision()
     return current, ScriptDirectory.from_config(config).get_current_head()
+
+
+def upsert_insert(engine: AsyncEngine) -> Callable[..., Any]:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert

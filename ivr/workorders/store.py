@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.db.engine import upsert_insert
 from ivr.db.models import WorkOrder
 
 
 class WorkOrderStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = upsert_insert(engine)
 
     async def add_voicemail_draft(self, caller: str, uniqueid: str, audio_path: str, now: datetime) -> None:
         """One draft per call, however often the hang-up handler reports it."""
