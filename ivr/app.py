@@ -35,6 +35,7 @@ from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web import health
 from ivr.web.auth import auth_middleware
+from ivr.workorders import routes as workorders
 from ivr.workorders.store import WorkOrderStore
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     desk.setup_routes(app)
     reports.setup_routes(app)
     handoff.setup_routes(app)
+    workorders.setup_routes(app)
     return app
 
 
@@ -74,6 +76,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await ensure_current(engine)
     app[keys.ENGINE] = engine
     app[keys.CALL_STORE] = CallStore(engine)
+    app[keys.WORK_ORDERS] = WorkOrderStore(engine)
     yield
     await engine.dispose()
 
@@ -118,7 +121,7 @@ async def _agents(app: web.Application) -> AsyncIterator[None]:
         await service.reconcile()
 
     app[keys.AMI].refresh_listeners.append(reconcile)
-    hub = DeskHub(app[keys.TRACKER], app[keys.CALL_STORE])
+    hub = DeskHub(app[keys.TRACKER], app[keys.CALL_STORE], app[keys.WORK_ORDERS], app[keys.SETTINGS].direct_queue)
     app[keys.DESK_HUB] = hub
     app[keys.AMI].subscribe(hub.handle)
     yield
@@ -144,7 +147,7 @@ async def _fastagi(app: web.Application) -> AsyncIterator[None]:
     services = Services(
         settings, app[keys.TRACKER], app[keys.CALL_STORE], sounds, app[keys.AGENT_SERVICE],
         app[keys.AMI].queue_state, CallbackStore(app[keys.ENGINE]) if settings.sip.carrier_contact else None,
-        WorkOrderStore(app[keys.ENGINE]), app[keys.LAYOUT].host("voicemail"),
+        app[keys.WORK_ORDERS], app[keys.LAYOUT].host("voicemail"),
     )
     server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
     app[keys.FASTAGI] = server

@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+SKILLS_HELP = ("comma-separated skills, each with an optional penalty 0 (best) to 9, e.g. general,dialect:2; "
+               "the lines (routing.lines) say which skills serve them")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description="The 12345 hotline server.")
     parser.add_argument("--config", type=Path, help="settings file (TOML); default $HOTLINE_CONFIG")
@@ -80,9 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     add = _command(agent, "add", "create an agent; prints the new PIN once", cmd_agent_add)
     add.add_argument("agent_id", help="工号: digits, keyed on the phone to log in")
     add.add_argument("--name", required=True)
-    add.add_argument("--skills", default="general", help="comma-separated, e.g. general,dialect")
+    add.add_argument("--skills", default="general", help=SKILLS_HELP)
     add.add_argument("--role", default="agent", choices=["agent", "supervisor"])
     _command(agent, "list", "list the agents", cmd_agent_list)
+    skills = _command(agent, "skills", "set an agent's skills (a running server applies them at its next "
+                      "queue re-read, or when the agent logs in again)", cmd_agent_skills)
+    skills.add_argument("agent_id")
+    skills.add_argument("skills", help=SKILLS_HELP)
     call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
     call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
     call.add_argument("--caller", default="13800138000", help="the citizen's number")
@@ -226,6 +234,13 @@ def cmd_agent_add(settings: Settings, arguments: argparse.Namespace) -> int:
     pin = _run(_with_agents(settings, lambda store: store.add(arguments.agent_id, arguments.name, skills,
                                                               arguments.role)))
     _progress(f"agent {arguments.agent_id} ({arguments.name}) created; PIN {pin} (shown only now)")
+    return 0
+
+
+def cmd_agent_skills(settings: Settings, arguments: argparse.Namespace) -> int:
+    skills = arguments.skills.split(",")
+    _run(_with_agents(settings, lambda store: store.set_skills(arguments.agent_id, skills)))
+    print(f"agent {arguments.agent_id}: {arguments.skills}")
     return 0
 
 

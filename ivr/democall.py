@@ -44,7 +44,7 @@ class Sipp:
             raise DemoCallError("SIPp is not installed: apt-get install sip-tester")
         port = self.local_port or free_udp_port(self.local_ip)
         argv = [binary, *([self.target] if self.target else []), "-sf", str(SCENARIO_DIR / self.scenario),
-                "-i", self.local_ip, "-p", str(port), "-mp", str(free_udp_port(self.local_ip)),
+                "-i", self.local_ip, "-p", str(port), "-mp", str(free_media_ports(self.local_ip)),
                 "-m", str(self.calls), "-l", str(self.calls), "-timeout", f"{self.timeout_s}s", "-timeout_error",
                 "-nostdin", "-trace_err", "-error_file", str(workdir / "errors.log")]
         if self.service:
@@ -71,6 +71,25 @@ def free_udp_port(address: str) -> int:
         probe.bind((address, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def free_media_ports(address: str, tries: int = 50) -> int:
+    """A port with the next three free too: SIPp binds audio and video RTP (and RTCP) from there."""
+    for _ in range(tries):
+        first = free_udp_port(address)
+        probes = []
+        try:
+            for port in range(first, first + 4):
+                probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                probes.append(probe)
+                probe.bind((address, port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise DemoCallError(f"no four free UDP ports in a row on {address}")
 
 
 def error_log(workdir: Path) -> str:

@@ -17,12 +17,14 @@ from ivr.fastagi import FastAgiServer
 from ivr.intake.context import CallContext
 from ivr.secrets import Secrets
 from ivr.settings import Settings
+from ivr.workorders.store import WorkOrderStore
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS = web.AppKey("secrets", Secrets)
 LAYOUT = web.AppKey("layout", AsteriskLayout)
 ENGINE = web.AppKey("engine", AsyncEngine)
 CALL_STORE = web.AppKey("call_store", CallStore)
+WORK_ORDERS = web.AppKey("work_orders", WorkOrderStore)
 CALL_WRITER = web.AppKey("call_writer", CallWriter)
 TRACKER = web.AppKey("tracker", CallTracker)
 AMI = web.AppKey("ami", AmiClient)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import itertools
+import json
 import os
 import tomllib
 import typing
@@ -124,12 +126,117 @@ class SipSettings:
     rtp_end: int = _setting(20999, _port)
 
 
+def _skill_names(value: tuple[str, ...]) -> tuple[str, ...]:
+    for name in value:
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"skill {name!r}: letters, digits, - and _ only")
+    return value
+
+
+def _line_name(value: str) -> str:
+    if not value.replace("-", "").isalnum() or not value.isascii():
+        raise ValueError("expected ASCII letters, digits and - (it names an Asterisk queue)")
+    return value
+
+
+def _key(value: str) -> str:
+    if value and (len(value) != 1 or value not in "0123456789*#"):
+        raise ValueError("expected one phone key (0-9, * or #), or empty for the default line")
+    return value
+
+
+STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear")
+
+
+def _strategy(value: str) -> str:
+    return _one_of(*STRATEGIES)(value)
+
+
+def _line_strategy(value: str) -> str:
+    return _strategy(value) if value else value
+
+
+def _not_negative(value: int) -> int:
+    if value < 0:
+        raise ValueError("expected zero or more")
+    return value
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    """A service line (seat type or language): its own Asterisk queue, reached by a key during the greeting."""
+
+    name: str = _setting("general", _line_name, "the line; its Asterisk queue is <queue.name>-<name>")
+    key: str = _setting("", _key, "key pressed during the greeting to reach the line; empty: the default line")
+    skills: tuple[str, ...] = _setting(("general",), _skill_names, "an agent needs every one of these")
+    fallback: tuple[str, ...] = _setting(
+        (), _skill_names, "agents with any of these also serve the line once a caller has waited (routing.relax)"
+    )
+    strategy: str = _setting("", _line_strategy, "empty: queue.strategy")
+    announce: str = _setting("", doc="read out in the greeting, e.g. 企业服务请按一 (keep it short)")
+
+
+@dataclass(frozen=True)
+class RelaxStep:
+    after_seconds: int = _setting(0, _not_negative, "from this much waiting on")
+    max_penalty: int = _setting(9, _not_negative, "agents with a penalty up to this may take the call")
+
+
+def _lines(value: tuple[LineSettings, ...]) -> tuple[LineSettings, ...]:
+    if not value:
+        raise ValueError("expected at least one line")
+    names = [line.name for line in value]
+    keys = [line.key for line in value if line.key]
+    if len(set(names)) != len(names) or len(set(keys)) != len(keys):
+        raise ValueError("line names and keys must differ from line to line")
+    if sum(1 for line in value if not line.key) != 1:
+        raise ValueError("exactly one line (the default) has no key")
+    if any(line.name == DIRECT_LINE for line in value):
+        raise ValueError(f"the line name {DIRECT_LINE!r} is reserved")
+    return value
+
+
+def _relax(value: tuple[RelaxStep, ...]) -> tuple[RelaxStep, ...]:
+    if not value or value[0].after_seconds != 0:
+        raise ValueError("expected steps starting with after_seconds = 0")
+    if any(b.after_seconds <= a.after_seconds or b.max_penalty < a.max_penalty for a, b in itertools.pairwise(value)):
+        raise ValueError("expected steps in rising order of after_seconds, with max_penalty never falling")
+    return value
+
+
+DIRECT_LINE = "direct"
+DEFAULT_LINES = (
+    LineSettings("general", "", ("general",)),
+    LineSettings("enterprise", "1", ("enterprise",), ("general",), announce="企业服务请按一。"),
+    LineSettings("dialect", "2", ("dialect",), ("general",), announce="方言服务请按二。"),
+    LineSettings("english", "9", ("english",), ("specialist",), announce="For English, press nine."),
+)
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    lines: tuple[LineSettings, ...] = _setting(
+        DEFAULT_LINES, _lines, "service lines ([[routing.lines]] tables): general, enterprise, dialect, languages"
+    )
+    relax: tuple[RelaxStep, ...] = _setting(
+        (RelaxStep(0, 9), RelaxStep(60, 10)), _relax,
+        "[[routing.relax]] tables: which agent penalties may answer after how long a wait",
+    )
+    fallback_penalty: int = _setting(10, _positive, "an agent's penalty on a line served through its fallback")
+    repeat_days: int = _setting(
+        7, _positive, "a caller with an open work order from this many days goes to its agent, or to the front"
+    )
+    repeat_priority: int = _setting(10, _positive, "queue priority of such a caller (others have 0)")
+
+    @property
+    def default_line(self) -> LineSettings:
+        return next(line for line in self.lines if not line.key)
+
+
 @dataclass(frozen=True)
 class QueueSettings:
-    name: str = _setting("hotline")
-    strategy: str = _setting(
-        "leastrecent", _one_of("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear")
-    )
+    name: str = _setting("hotline", _line_name, "prefix of the Asterisk queues: hotline-general etc.")
+    strategy: str = _setting("leastrecent", _strategy, "how a queue picks among free agents; lines may differ")
     ring_seconds: int = _setting(15, _positive, "how long one agent's phone rings before the next is tried")
     max_wait_seconds: int = _setting(300, _positive, "longest a caller waits before the apology")
     wrapup_seconds: int = _setting(10, _positive, "pause after a call before an agent is offered the next")
@@ -189,6 +296,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     emergency: EmergencySettings = field(default_factory=EmergencySettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
@@ -202,6 +310,18 @@ class Settings:
     def seat_numbers(self) -> list[str]:
         first = self.sip.first_seat
         return [str(number) for number in range(first, first + self.sip.seat_count)]
+
+    def line_queue(self, line: LineSettings) -> str:
+        return f"{self.queue.name}-{line.name}"
+
+    @property
+    def direct_queue(self) -> str:
+        """Where a flagged repeat caller rings the one agent who handled their order (penalty = seat index)."""
+        return f"{self.queue.name}-{DIRECT_LINE}"
+
+    @property
+    def line_queues(self) -> list[str]:
+        return [self.line_queue(line) for line in self.routing.lines]
 
     @property
     def secrets_file(self) -> Path:
@@ -244,6 +364,26 @@ def describe() -> list[tuple[str, str, str]]:
 
     walk(Settings, "")
     return rows
+
+
+def _tables(kind: Any, raw: Any) -> tuple[Any, ...]:
+    """A list of TOML tables ([[routing.lines]]), or the same as JSON text from the environment or --set."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError("expected a list of tables (JSON in an environment variable or --set)") from None
+    if isinstance(raw, tuple) and all(dataclasses.is_dataclass(item) for item in raw):
+        return raw
+    if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
+        raise ValueError("expected a list of tables")
+    built = []
+    for index, table in enumerate(raw):
+        try:
+            built.append(_build(kind, _flatten(table), prefix=""))
+        except SettingsError as exc:
+            raise ValueError(f"table {index + 1}: {exc}") from None
+    return tuple(built)
 
 
 def _path_or_none(value: str | None) -> Path | None:
@@ -348,6 +488,8 @@ def _coerce(kind: Any, raw: Any) -> Any:
         if not isinstance(raw, str):
             raise ValueError("expected text")
         return raw
+    if typing.get_origin(kind) is tuple and dataclasses.is_dataclass(typing.get_args(kind)[0]):
+        return _tables(typing.get_args(kind)[0], raw)
     if typing.get_origin(kind) is tuple:
         items = raw if isinstance(raw, list | tuple) else [p for p in str(raw).split(",") if p.strip()]
         return tuple(str(item).strip() for item in items)

@@ -37,11 +37,13 @@ class SeatEvent:
 
 @dataclass(frozen=True)
 class Member:
-    """A queue member as Asterisk reports it."""
+    """A seat's membership of one queue, as Asterisk reports it."""
 
+    queue: str
     seat: str
     agent_id: str
     paused: bool
+    penalty: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Fix:
     seat: str
     agent_id: str
     reason: str | None = None
+    queue: str | None = None  # None: in every queue the seat is in (pause and resume)
+    penalty: int = 0
 
 
 def presence_from_events(events: Iterable[SeatEvent]) -> dict[str, Presence]:
@@ -68,24 +72,41 @@ def presence_from_events(events: Iterable[SeatEvent]) -> dict[str, Presence]:
     return present
 
 
-def reconcile(wanted: Mapping[str, Presence], members: Mapping[str, Member]) -> list[Fix]:
-    """What to change in Asterisk's queue (`members` by seat) so it matches our record (`wanted` by agent).
+def joins(presence: Presence, queues: Mapping[str, int]) -> list[Fix]:
+    """Everything that puts a logged-in agent into their queues, paused if they are."""
+    fixes = [Fix("add", presence.seat, presence.agent_id, queue=queue, penalty=penalty)
+             for queue, penalty in sorted(queues.items())]
+    if presence.paused:
+        fixes.append(Fix("pause", presence.seat, presence.agent_id, presence.reason))
+    return fixes
 
-    After an Asterisk restart, or a queue reload, members can be missing, stale or unpaused: our record,
+
+def reconcile(wanted: Mapping[str, Presence], members: Iterable[Member],
+              queues_of: Mapping[str, Mapping[str, int]]) -> list[Fix]:
+    """What to change in Asterisk's queues so they match our record.
+
+    `wanted` is who is logged in where (by agent), `members` what Asterisk has, `queues_of` the queues
+    and penalties each agent belongs in (from their skills). After an Asterisk restart, a queue reload or
+    a change of skills, members can be missing, stale, unpaused or on the wrong penalty: our record,
     written at every log-in and pause, wins.
     """
-    fixes: list[Fix] = []
     wanted_by_seat = {presence.seat: presence for presence in wanted.values()}
-    for seat, member in sorted(members.items()):
-        presence = wanted_by_seat.get(seat)
-        if presence is None or presence.agent_id != member.agent_id:
-            fixes.append(Fix("remove", seat, member.agent_id))
+    fixes: list[Fix] = []
+    kept: set[tuple[str, str]] = set()
+    for member in sorted(members, key=lambda m: (m.seat, m.queue)):
+        presence = wanted_by_seat.get(member.seat)
+        penalty = queues_of.get(member.agent_id, {}).get(member.queue)
+        if presence is None or presence.agent_id != member.agent_id or penalty != member.penalty:
+            fixes.append(Fix("remove", member.seat, member.agent_id, queue=member.queue))
+            continue
+        kept.add((member.queue, member.seat))
+        if member.paused != presence.paused:
+            fixes.append(Fix("pause" if presence.paused else "resume", member.seat, member.agent_id,
+                             presence.reason, queue=member.queue))
     for seat, presence in sorted(wanted_by_seat.items()):
-        current = members.get(seat)
-        if current is None or current.agent_id != presence.agent_id:
-            fixes.append(Fix("add", seat, presence.agent_id))
-            if presence.paused:
-                fixes.append(Fix("pause", seat, presence.agent_id, presence.reason))
-        elif current.paused != presence.paused:
-            fixes.append(Fix("pause" if presence.paused else "resume", seat, presence.agent_id, presence.reason))
+        for queue, penalty in sorted(queues_of.get(presence.agent_id, {}).items()):
+            if (queue, seat) not in kept:
+                fixes.append(Fix("add", seat, presence.agent_id, queue=queue, penalty=penalty))
+                if presence.paused:
+                    fixes.append(Fix("pause", seat, presence.agent_id, presence.reason, queue=queue))
     return fixes

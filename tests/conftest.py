@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from ivr.asterisk.process import AsteriskProcess
 from ivr.asterisk.setup import prepare_instance
 from ivr.db.engine import create_engine, upgrade
 from ivr.secrets import Secrets, ensure_secrets
-from ivr.settings import Settings, load_settings
+from ivr.settings import DEFAULT_LINES, Settings, load_settings
 from tests.helpers import Hotline, fresh_postgres_database, start_hotline
 
 TEST_PORTS = {
@@ -36,6 +37,8 @@ TEST_PORTS = {
     # Announcements every 6 s of waiting, and the callback offered beyond a minute's expected wait.
     "HOTLINE_QUEUE_ANNOUNCE_SECONDS": "6",
     "HOTLINE_QUEUE_OVERFLOW_WAIT_SECONDS": "60",
+    # The default lines, but a greeting that does not read them out: the tests' timings assume a short one.
+    "HOTLINE_ROUTING_LINES": json.dumps([dataclasses.asdict(line) | {"announce": ""} for line in DEFAULT_LINES]),
 }
 
 

@@ -91,6 +91,21 @@ class Hotline:
         future.add_done_callback(lambda _: unsubscribe())
         return future
 
+    def expect_finished_calls(self, count: int) -> asyncio.Future[list[str]]:
+        """A future for the unique ids of the next `count` calls whose end reaches the database."""
+        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        ended: list[str] = []
+
+        def written(row: Row) -> None:
+            if row.get("ended_at") is not None and row["uniqueid"] not in ended:
+                ended.append(row["uniqueid"])
+                if len(ended) == count and not future.done():
+                    future.set_result(ended)
+
+        unsubscribe = self.app[keys.CALL_WRITER].on_written(written)
+        future.add_done_callback(lambda _: unsubscribe())
+        return future
+
     def expect_ami_event(self, match: Callable[[str, Mapping[str, str]], bool]) -> asyncio.Future[dict[str, str]]:
         future: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
 
@@ -166,10 +181,12 @@ class Hotline:
             yield process
 
     @asynccontextmanager
-    async def agent(self, seat: str, answers: str = "agent_answers.xml") -> AsyncIterator[SippProcess]:
+    async def agent(self, seat: str, answers: str = "agent_answers.xml",
+                    skills: str = "general") -> AsyncIterator[SippProcess]:
         """Agent 1xxx logged in to seat 8xxx (as from the desk), its softphone answering, for the block."""
         agent_id = agent_for(seat)
         await self.ensure_agent(agent_id)
+        await self.app[keys.AGENT_STORE].set_skills(agent_id, skills.split(","))
         await self.app[keys.AGENT_SERVICE].login(agent_id, seat)
         async with self.softphone(seat, answers) as process:
             yield process

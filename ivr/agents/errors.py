@@ -40,6 +40,10 @@ class BadAgentId(AgentError):
     error_id = "bad-agent-id"
 
 
+class BadAgentSkills(AgentError):
+    error_id = "bad-skills"
+
+
 class AgentExists(AgentError):
     status = 409
     error_id = "agent-exists"
@@ -48,3 +52,13 @@ class AgentExists(AgentError):
 class TelephonyUnavailable(AgentError):
     status = 503
     error_id = "telephony-unavailable"
+
+
+class UnknownAgent(AgentError):
+    status = 404
+    error_id = "unknown-agent"
+
+
+class NoLine(AgentError):
+    status = 409
+    error_id = "no-line"

@@ -12,12 +12,23 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr.agents.errors import BadPauseReason, NotLoggedIn, SeatTaken, TelephonyUnavailable, UnknownSeat
+from ivr.agents.errors import (
+    BadPauseReason,
+    NoLine,
+    NotLoggedIn,
+    SeatTaken,
+    TelephonyUnavailable,
+    UnknownAgent,
+    UnknownSeat,
+)
 from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiActionFailed, AmiError
+from ivr.db.models import Agent
+from ivr.lines import lines_of, seat_index
 from ivr.settings import Settings
-from routing.seats import PAUSE_REASONS, Fix, Member, Presence, SeatEvent, reconcile
+from routing.lines import memberships, parse_skills
+from routing.seats import PAUSE_REASONS, Fix, Member, Presence, SeatEvent, joins, reconcile
 
 logger = logging.getLogger(__name__)
 SEAT_INTERFACE = "PJSIP/{seat}"
@@ -27,7 +38,9 @@ ALREADY_DONE = ("Already there", "Not there")
 
 class AgentService:
     def __init__(self, settings: Settings, ami: AmiClient, store: AgentStore) -> None:
-        self.queue = settings.queue.name
+        self.settings = settings
+        self.lines = lines_of(settings)
+        self.our_queues = {*settings.line_queues, settings.direct_queue}
         self.seats = set(settings.seat_numbers)
         self.ami = ami
         self.store = store
@@ -41,19 +54,29 @@ class AgentService:
             holder = next((p for p in present.values() if p.seat == seat), None)
             if holder is not None and holder.agent_id != agent_id:
                 raise SeatTaken(f"seat {seat} is taken by agent {holder.agent_id}", seat=seat)
+            queues = self.queues_of(await self._agent(agent_id), seat)
             mine = present.get(agent_id)
             if mine is not None and mine.seat != seat:
-                await self._apply(Fix("remove", mine.seat, agent_id))
+                await self._leave(mine)
                 await self._record(agent_id, mine.seat, "logout")
             if mine is None or mine.seat != seat:
-                await self._apply(Fix("add", seat, agent_id))
+                for fix in joins(Presence(agent_id, seat, False, None, datetime.now(UTC)), queues):
+                    await self._apply(fix)
                 await self._record(agent_id, seat, "login")
             return (await self.store.presence())[agent_id]
+
+    def queues_of(self, agent: Agent, seat: str) -> dict[str, int]:
+        """The line queues the agent's skills give, and the direct queue, where the seat's index is its
+        penalty (so that one agent can be rung there alone: min = max = that index)."""
+        queues = memberships(self.lines, parse_skills(agent.skills), self.settings.routing.fallback_penalty)
+        if not queues:
+            raise NoLine(f"agent {agent.id}'s skills ({agent.skills}) serve no line", agent_id=agent.id)
+        return queues | {self.settings.direct_queue: seat_index(self.settings, seat)}
 
     async def logout(self, agent_id: str) -> None:
         async with self._changing:
             mine = await self._present(agent_id)
-            await self._apply(Fix("remove", mine.seat, agent_id))
+            await self._leave(mine)
             await self._record(agent_id, mine.seat, "logout")
 
     async def pause(self, agent_id: str, reason: str) -> None:
@@ -75,10 +98,18 @@ class AgentService:
         async with self._changing:
             try:
                 wanted = await self.store.presence()
+                agents = {agent.id: agent for agent in await self.store.all()}
             except SQLAlchemyError as exc:
                 logger.warning("seat state not reconciled, database unavailable: %s", exc)
                 return []
-            fixes = reconcile(wanted, self._members())
+            queues_of = {}
+            for presence in wanted.values():
+                try:
+                    queues_of[presence.agent_id] = self.queues_of(agents[presence.agent_id], presence.seat)
+                except (KeyError, NoLine, ValueError) as exc:
+                    logger.warning("agent %s on seat %s belongs in no queue: %s", presence.agent_id,
+                                   presence.seat, exc)
+            fixes = reconcile(wanted, self._members(), queues_of)
             for fix in fixes:
                 logger.info("seat %s: %s agent %s to match our record", fix.seat, fix.action, fix.agent_id)
                 try:
@@ -87,13 +118,22 @@ class AgentService:
                     logger.warning("seat %s not fixed: %s", fix.seat, exc)
             return fixes
 
-    def _members(self) -> dict[str, Member]:
-        view = self.ami.queue_state.queues.get(self.queue)
-        members: dict[str, Member] = {}
-        for interface, member in (view.members.items() if view else ()):
-            seat = interface.removeprefix("PJSIP/")
-            members[seat] = Member(seat, member.name, member.paused)
-        return members
+    def _members(self) -> list[Member]:
+        return [
+            Member(name, interface.removeprefix("PJSIP/"), member.name, member.paused, member.penalty)
+            for name, view in self.ami.queue_state.queues.items() if name in self.our_queues
+            for interface, member in view.members.items()
+        ]
+
+    async def _leave(self, presence: Presence) -> None:
+        for queue in sorted(self.our_queues):
+            await self._apply(Fix("remove", presence.seat, presence.agent_id, queue=queue))
+
+    async def _agent(self, agent_id: str) -> Agent:
+        agent = await self.store.get(agent_id)
+        if agent is None or not agent.active:
+            raise UnknownAgent(f"no active agent {agent_id}", agent_id=agent_id)
+        return agent
 
     async def _present(self, agent_id: str) -> Presence:
         mine = (await self.store.presence()).get(agent_id)
@@ -106,10 +146,10 @@ class AgentService:
 
     async def _apply(self, fix: Fix) -> None:
         interface = SEAT_INTERFACE.format(seat=fix.seat)
-        action = {"Queue": self.queue, "Interface": interface}
+        action = {"Interface": interface} | ({"Queue": fix.queue} if fix.queue else {})
         if fix.action == "add":
             action |= {"Action": "QueueAdd", "MemberName": fix.agent_id, "StateInterface": interface,
-                       "Paused": "false"}
+                       "Paused": "false", "Penalty": str(fix.penalty)}
         elif fix.action == "remove":
             action |= {"Action": "QueueRemove"}
         else:
@@ -123,3 +163,4 @@ class AgentService:
                 raise TelephonyUnavailable(f"Asterisk refused {action['Action']}: {exc}") from exc
         except AmiError as exc:
             raise TelephonyUnavailable(f"{action['Action']} for seat {fix.seat} not done: {exc}") from exc
+

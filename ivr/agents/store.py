@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.agents.errors import AgentExists, BadAgentId
+from ivr.agents.errors import AgentExists, BadAgentId, BadAgentSkills, UnknownAgent
 from ivr.agents.pins import hash_pin, new_pin, verify_pin
 from ivr.db.models import Agent, AgentEvent, as_utc
+from routing.lines import BadSkills, parse_skills
 from routing.seats import Presence, SeatEvent, presence_from_events
 
 ROLES = ("agent", "supervisor")
@@ -28,7 +29,7 @@ class AgentStore:
         pin = new_pin()
         if role not in ROLES:
             raise BadAgentId(f"role {role!r}: one of {', '.join(ROLES)}")
-        values = {"id": agent_id, "name": name, "pin_hash": hash_pin(pin), "skills": ",".join(skills),
+        values = {"id": agent_id, "name": name, "pin_hash": hash_pin(pin), "skills": _skills_text(skills),
                   "active": True, "role": role, "created_at": datetime.now(UTC)}
         try:
             async with self.engine.begin() as connection:
@@ -36,6 +37,23 @@ class AgentStore:
         except IntegrityError:
             raise AgentExists(f"agent {agent_id} exists already", agent_id=agent_id) from None
         return pin
+
+    async def reset_pin(self, agent_id: str) -> str:
+        """A new PIN for the agent (shown once); the old one stops working."""
+        pin = new_pin()
+        async with self.engine.begin() as connection:
+            result = await connection.execute(update(Agent).where(Agent.id == agent_id).values(pin_hash=hash_pin(pin)))
+        if result.rowcount == 0:
+            raise UnknownAgent(f"no agent {agent_id}", agent_id=agent_id)
+        return pin
+
+    async def set_skills(self, agent_id: str, skills: Iterable[str]) -> None:
+        """New skills take effect in Asterisk's queues at the next reconcile (AgentService.reconcile)."""
+        text = _skills_text(skills)
+        async with self.engine.begin() as connection:
+            result = await connection.execute(update(Agent).where(Agent.id == agent_id).values(skills=text))
+        if result.rowcount == 0:
+            raise UnknownAgent(f"no agent {agent_id}", agent_id=agent_id)
 
     async def get(self, agent_id: str) -> Agent | None:
         async with self.engine.connect() as connection:
@@ -77,3 +95,12 @@ class AgentStore:
         return presence_from_events(
             SeatEvent(row.agent_id, row.seat, row.kind, row.reason, as_utc(row.at)) for row in rows
         )
+
+
+def _skills_text(skills: Iterable[str]) -> str:
+    text = ",".join(skill.strip() for skill in skills)
+    try:
+        parse_skills(text)
+    except BadSkills as exc:
+        raise BadAgentSkills(str(exc), skills=text) from None
+    return text

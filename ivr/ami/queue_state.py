@@ -20,6 +20,7 @@ class MemberState:
     status: str
     paused: bool
     calls_taken: int
+    penalty: int = 0
 
     @property
     def available(self) -> bool:
@@ -71,13 +72,20 @@ class QueueState:
     @staticmethod
     def _put_member(queue: QueueView, fields: Mapping[str, str]) -> None:
         interface = fields.get("Interface") or fields.get("Location") or fields.get("StateInterface", "")
+        known = queue.members.get(interface)
+        penalty = fields.get("Penalty")
         queue.members[interface] = MemberState(
             interface=interface,
             name=fields.get("MemberName") or fields.get("Name") or interface,
             status=MEMBER_STATUS.get(fields.get("Status", "0"), "unknown"),
             paused=fields.get("Paused") == "1",
             calls_taken=int(fields.get("CallsTaken") or 0),
+            penalty=int(penalty) if penalty and penalty.isdigit() else (known.penalty if known else 0),
         )
+
+    def seat(self, interface: str) -> MemberState | None:
+        """The seat as any of its queues reports it (its phone's state is the same in all)."""
+        return next((view.members[interface] for view in self.queues.values() if interface in view.members), None)
 
     def summary(self) -> dict[str, object]:
         return {

@@ -71,8 +71,8 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "hotline_number": sip.hotline_number,
         "fastagi_host": settings.fastagi.host,
         "fastagi_port": settings.fastagi.port,
-        "queue_name": queue.name,
-        "strategy": queue.strategy,
+        "queue_sections": _queue_sections(settings),
+        "default_queue": settings.line_queue(settings.routing.default_line),
         "ring_seconds": queue.ring_seconds,
         "max_wait_seconds": queue.max_wait_seconds,
         "wrapup_seconds": queue.wrapup_seconds,
@@ -90,6 +90,13 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         ),
         **_variable_names(),
     }
+
+
+def _queue_sections(settings: Settings) -> str:
+    sections = [(settings.line_queue(line), line.strategy or settings.queue.strategy)
+                for line in settings.routing.lines]
+    sections.append((settings.direct_queue, "ringall"))
+    return "\n".join(f"[{name}](line)\nstrategy = {strategy}\n" for name, strategy in sections)
 
 
 def render_all(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> list[Path]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ivr.asterisk.layout import AsteriskLayout, choose_layout
 from ivr.asterisk.render import render_all
 from ivr.asterisk.sandbox import Progress, install_sandbox
+from ivr.prompts.catalogue import PROMPTS
 from ivr.prompts.generate import generate_prompts
 from ivr.secrets import Secrets, ensure_secrets
 from ivr.settings import Settings
@@ -26,5 +27,6 @@ def prepare_instance(
         shutil.rmtree(layout.host("."), ignore_errors=True)
     render_all(settings, secrets, layout)
     custom = Path(settings.prompts.custom_dir) if settings.prompts.custom_dir else None
-    generate_prompts(layout.sounds_dir, settings.prompts.voice, custom)
+    greeting = PROMPTS["greeting"] + "".join(line.announce for line in settings.routing.lines if line.key)
+    generate_prompts(layout.sounds_dir, settings.prompts.voice, custom, {"greeting": greeting})
     return secrets, layout

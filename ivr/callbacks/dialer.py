@@ -78,7 +78,8 @@ class CallbackDialer:
 
     async def dial_what_is_allowed(self) -> None:
         state = self.ami.queue_state
-        view = state.queues.get(self.settings.queue.name)
+        # Callbacks return to the default line: its free agents and its waiting callers decide.
+        view = state.queues.get(self.settings.line_queue(self.settings.routing.default_line))
         if not self.ami.connected or state.stale or view is None:
             return
         free = sum(member.available for member in view.members.values())

@@ -51,6 +51,11 @@ class CallStore:
         return CallerHistory(int(count), last)
 
 
+    async def get(self, uniqueid: str) -> Call | None:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(Call).where(Call.uniqueid == uniqueid))).first()
+        return Call(**row._asdict()) if row else None
+
     async def recent_calls(self, number: str, exclude: str, limit: int) -> list[Call]:
         """The caller's latest calls, newest first: what the agent sees when the call pops up."""
         query = (

@@ -14,6 +14,7 @@ from typing import Any
 
 from ivr.dialplan_variables import INTAKE_EVENT, QUEUE_END_EVENT
 from routing.call_outcome import Outcome, QueueFacts, final_outcome
+from routing.lines import place_among
 
 logger = logging.getLogger(__name__)
 DOWN = "0"  # AST_STATE_DOWN: how a channel we originate starts; an incoming one starts ringing (4)
@@ -26,7 +27,8 @@ class CallRecord:
     linkedid: str | None = None
     caller_number: str | None = None
     dialled_number: str | None = None
-    queue: str | None = None
+    queue: str | None = None  # the last queue the caller joined
+    line: str | None = None  # the service line's queue, chosen at intake
     intake: str | None = None
     started_at: datetime | None = None
     enqueued_at: datetime | None = None
@@ -43,7 +45,10 @@ class CallRecord:
     handoff: str | None = None  # the emergency number the caller was handed to (110, 119, 120, 122)
     handoff_by: str | None = None
     handoff_at: datetime | None = None
+    handoff_mode: str | None = None
     channel: str | None = None  # Asterisk's channel name, to act on the live call; not stored
+    agent_channel: str | None = None  # the agent's leg once answered; not stored
+    priority: int = 0  # in the queue: a flagged repeat caller's is higher; not stored
     facts: dict[str, bool] = field(default_factory=dict)
 
     def row(self) -> Row:
@@ -51,7 +56,8 @@ class CallRecord:
         return {name: value for name, value in values.items() if value is not None}
 
 
-ROW_FIELDS = [name for name in CallRecord.__dataclass_fields__ if name not in ("facts", "channel")]
+NOT_STORED = ("facts", "channel", "agent_channel", "priority")
+ROW_FIELDS = [name for name in CallRecord.__dataclass_fields__ if name not in NOT_STORED]
 
 
 def event_time(fields: Mapping[str, str]) -> datetime:
@@ -123,18 +129,25 @@ class CallTracker:
     def left_voicemail(self, uniqueid: str) -> None:
         self._record(uniqueid).facts["voicemail"] = True
 
+    def routed(self, uniqueid: str, line: str, priority: int) -> None:
+        record = self._record(uniqueid)
+        record.line, record.priority = line, priority
+        self._changed(record)
+
     def queue_position(self, uniqueid: str) -> int:
-        """1 + callers still waiting who entered the queue before this one (their order is kept)."""
+        """Place on the caller's line among those still waiting: higher priority first, then who came first."""
         mine = self.live.get(uniqueid)
         if mine is None or mine.enqueued_at is None:
             return 1
-        ahead = [r for r in self.live.values() if r.enqueued_at and r.enqueued_at < mine.enqueued_at
-                 and not r.facts.get("answered") and not r.facts.get("callback_requested")]
-        return 1 + len(ahead)
+        others = [(r.priority, r.enqueued_at.timestamp()) for r in self.live.values()
+                  if r is not mine and r.enqueued_at and r.line == mine.line
+                  and not r.facts.get("answered") and not r.facts.get("callback_requested")]
+        return place_among((mine.priority, mine.enqueued_at.timestamp()), others)
 
-    def handed_off(self, uniqueid: str, number: str, agent_id: str) -> None:
+    def handed_off(self, uniqueid: str, number: str, agent_id: str, mode: str) -> None:
         record = self._record(uniqueid)
         record.handoff, record.handoff_by, record.handoff_at = number, agent_id, datetime.now(UTC)
+        record.handoff_mode = mode
         self._changed(record)
 
     def rated(self, uniqueid: str, rating: str) -> None:
@@ -193,6 +206,7 @@ class CallTracker:
         record.wait_seconds = _waited(record, fields)
         record.agent = fields.get("MemberName")
         record.seat = fields.get("Interface", "").removeprefix("PJSIP/") or None
+        record.agent_channel = fields.get("DestChannel")
         record.facts["answered"] = True
         record.outcome = Outcome.ANSWERED.value
         self._changed(record)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -27,7 +27,8 @@ class Call(Base):
     linkedid: Mapped[str | None] = mapped_column(String(64), index=True)
     caller_number: Mapped[str | None] = mapped_column(String(64), index=True)
     dialled_number: Mapped[str | None] = mapped_column(String(64))
-    queue: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(64))  # the last queue joined
+    line: Mapped[str | None] = mapped_column(String(64), index=True)  # the service line's queue
     intake: Mapped[str | None] = mapped_column(String(16))  # ivr (our FastAGI) or fallback (dialplan only)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -43,6 +44,7 @@ class Call(Base):
     rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     handoff: Mapped[str | None] = mapped_column(String(16))  # emergency hand-off: 110, 119, 120, 122
     handoff_by: Mapped[str | None] = mapped_column(String(32))
+    handoff_mode: Mapped[str | None] = mapped_column(String(16))  # transfer, or conference (agent stays on)
     handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -100,9 +102,11 @@ class WorkOrder(Base):
     __tablename__ = "work_orders"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # draft
-    source: Mapped[str] = mapped_column(String(16))  # voicemail
+    status: Mapped[str] = mapped_column(String(16), index=True)  # draft, open, closed
+    source: Mapped[str] = mapped_column(String(16))  # voicemail, phone
     caller_number: Mapped[str | None] = mapped_column(String(64), index=True)
     call_uniqueid: Mapped[str | None] = mapped_column(String(64), unique=True)
     audio_path: Mapped[str | None] = mapped_column(String(300))  # the recording, as the server sees it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    agent: Mapped[str | None] = mapped_column(String(32))  # who took it: a repeat caller is routed back to them
+    content: Mapped[str | None] = mapped_column(Text)

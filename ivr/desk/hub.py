@@ -17,15 +17,21 @@ from ivr.ami.queue_state import MEMBER_STATUS
 from ivr.background import Background
 from ivr.calls.store import CallStore
 from ivr.calls.tracker import CallTracker, event_time
+from ivr.db.models import as_utc
+from ivr.workorders.store import WorkOrderStore
 
 logger = logging.getLogger(__name__)
 SEAT_EVENTS = {"QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded", "QueueMemberRemoved"}
 
 
 class DeskHub:
-    def __init__(self, tracker: CallTracker, store: CallStore) -> None:
+    def __init__(self, tracker: CallTracker, store: CallStore, work_orders: WorkOrderStore, seat_queue: str) -> None:
         self.tracker = tracker
         self.store = store
+        self.work_orders = work_orders
+        # Every logged-in seat is in this queue (the direct one): its member events stand for the seat's,
+        # which Asterisk repeats for each line queue the seat is in.
+        self.seat_queue = seat_queue
         self.sockets: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self.background = Background("desk push", logger)
 
@@ -40,7 +46,7 @@ class DeskHub:
             return
         if name == "AgentConnect":
             self.background.spawn(self._screen_pop(agent_id, fields))
-        elif name in SEAT_EVENTS:
+        elif name in SEAT_EVENTS and fields.get("Queue") == self.seat_queue:
             self.background.spawn(self._send(agent_id, {
                 "type": "seat",
                 "seat": fields.get("Interface", "").removeprefix("PJSIP/"),
@@ -55,6 +61,7 @@ class DeskHub:
         record = self.tracker.live.get(uniqueid)
         number = (record.caller_number if record else None) or fields.get("CallerIDNum", "")
         history = await self.store.recent_calls(number, exclude=uniqueid, limit=5)
+        orders = await self.work_orders.for_number(number, limit=5)
         await self._send(agent_id, {
             "type": "screen-pop",
             "uniqueid": uniqueid,
@@ -66,6 +73,12 @@ class DeskHub:
                  if call.started_at else None,
                  "outcome": call.outcome, "agent": call.agent}
                 for call in history
+            ],
+            "line": record.facts.get("line") if record else None,
+            "work_orders": [
+                {"id": order.id, "status": order.status, "source": order.source, "agent": order.agent,
+                 "content": order.content, "at": as_utc(order.created_at).isoformat()}
+                for order in orders
             ],
         })
 

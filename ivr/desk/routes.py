@@ -109,8 +109,7 @@ async def desk_state(app: web.Application, agent_id: str) -> dict[str, Any]:
     taken = {p.seat for p in present.values()}
     seat_state = None
     if mine is not None:
-        view = app[keys.AMI].queue_state.queues.get(app[keys.SETTINGS].queue.name)
-        member = view.members.get(f"PJSIP/{mine.seat}") if view else None
+        member = app[keys.AMI].queue_state.seat(f"PJSIP/{mine.seat}")
         seat_state = member.status if member else "unknown"
     return {
         "agent": {"id": agent.id, "name": agent.name, "skills": agent.skills.split(",")},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -14,6 +14,7 @@ from ivr.ami.queue_state import QueueState
 from ivr.callbacks.store import CallbackStore
 from ivr.calls.store import CallerHistory, CallStore
 from ivr.calls.tracker import CallTracker
+from ivr.db.models import WorkOrder
 from ivr.fastagi import AgiCall
 from ivr.settings import Settings
 from ivr.workorders.store import WorkOrderStore
@@ -55,6 +56,12 @@ class CallContext:
 
     async def caller_history(self, call: AgiCall) -> CallerHistory:
         return await self.services.store.caller_history(call.caller_number, datetime.now(UTC), call.uniqueid)
+
+    async def open_order(self, call: AgiCall) -> WorkOrder | None:
+        if self.services.work_orders is None:
+            return None
+        since = datetime.now(UTC) - timedelta(days=self.settings.routing.repeat_days)
+        return await self.services.work_orders.latest_open(call.caller_number, since)
 
 
 class CallContextFactory:

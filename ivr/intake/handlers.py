@@ -3,41 +3,58 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import dialplan_variables as var
 from ivr.calls.store import CallerHistory
-from ivr.db.models import as_utc
+from ivr.db.models import WorkOrder, as_utc
 from ivr.fastagi import AgiCall, Router
 from ivr.intake.context import CallContext
+from ivr.intake.entry import chosen_line, enter, first_entry, line_keys
 
 REPEAT_WINDOW = timedelta(hours=24)
 
 
+@dataclass(frozen=True)
+class CallerFacts:
+    history: CallerHistory
+    open_order: WorkOrder | None  # from the last routing.repeat_days days
+
+
 async def hotline_intake(call: AgiCall, ctx: CallContext) -> None:
-    """Greet at once (no voice menu in front of the agents), look the caller up meanwhile, mark the call."""
+    """Greet at once (no voice menu in front of the agents: a key during the greeting picks another line),
+    look the caller up meanwhile, and send them to their line, or back to the agent of their open order."""
     ctx.services.tracker.intake(call.uniqueid, call.caller_number, call.dialled_number)
     lookup = asyncio.create_task(_look_up(call, ctx))
     try:
         await call.set_variable(var.INTAKE, "ivr")
-        await call.stream_file(ctx.prompt("greeting"))
+        key = await call.stream_file(ctx.prompt("greeting"), line_keys(ctx.settings))
         await call.set_variable(var.GREETED, "1")
-        history = await lookup
+        facts = await lookup
     finally:
         lookup.cancel()
-    if history is not None:
-        await call.set_variable(var.PRIOR_CALLS, str(history.prior_calls))
-        await call.set_variable(var.REPEAT_CALLER, "1" if _is_repeat(history) else "0")
-    ctx.log.info("greeted %s, prior calls: %s", call.caller_number, history.prior_calls if history else "unknown")
+    line = chosen_line(ctx, key)
+    order = facts.open_order if facts else None
+    entry = first_entry(ctx, line, order.agent if order else None, flagged=order is not None)
+    ctx.services.tracker.routed(call.uniqueid, line.queue, entry.priority)
+    await call.set_variable(var.LINE, line.queue)
+    await enter(call, entry)
+    if facts is not None:
+        await call.set_variable(var.PRIOR_CALLS, str(facts.history.prior_calls))
+        await call.set_variable(var.REPEAT_CALLER, "1" if _is_repeat(facts.history) else "0")
+    ctx.log.info("greeted %s (prior calls: %s), line %s, entering %s%s", call.caller_number,
+                 facts.history.prior_calls if facts else "unknown", line.name, entry.queue,
+                 f" for order {order.id} of agent {order.agent}" if order else "")
 
 
-async def _look_up(call: AgiCall, ctx: CallContext) -> CallerHistory | None:
-    """The caller's history, or None if the database is slow or away: the call never waits for it."""
+async def _look_up(call: AgiCall, ctx: CallContext) -> CallerFacts | None:
+    """The caller's history and open order, or None if the database is slow or away: the call never waits."""
     try:
         async with asyncio.timeout(ctx.settings.fastagi.lookup_timeout):
-            return await ctx.caller_history(call)
+            return CallerFacts(await ctx.caller_history(call), await ctx.open_order(call))
     except (TimeoutError, SQLAlchemyError, OSError) as exc:
         ctx.log.warning("caller look-up skipped: %s", type(exc).__name__)
         return None

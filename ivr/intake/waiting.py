@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from ivr import dialplan_variables as var
 from ivr.fastagi import AgiCall, Router
 from ivr.intake.context import CallContext
+from ivr.intake.entry import enter, line_named, next_entry
 from routing.callbacks import callback_day
 from routing.estimate import expected_wait_seconds, place_prompt, wait_prompt
 
@@ -17,9 +18,14 @@ VOICEMAIL_KEY = "2"
 
 
 async def hotline_waiting(call: AgiCall, ctx: CallContext) -> None:
+    record = ctx.services.tracker.live.get(call.uniqueid)
+    line = line_named(ctx, record.line if record else await call.get_variable(var.LINE))
+    waited = (datetime.now(UTC) - record.enqueued_at).total_seconds() if record and record.enqueued_at else 0.0
+    entry = next_entry(ctx, line, waited, record.priority if record else 0)
+    await enter(call, entry)
     place = ctx.services.tracker.queue_position(call.uniqueid)
     await call.set_variable(var.POSITION, str(place))
-    wait = await _expected_wait(ctx, place)
+    wait = await _expected_wait(ctx, line.queue, place)
     if wait > ctx.settings.queue.overflow_wait_seconds and ctx.services.callbacks is not None:
         key = await call.get_data(ctx.prompt("overflow-offer"), KEY_WAIT_MS, 1)
         if key == CALLBACK_KEY:
@@ -31,11 +37,12 @@ async def hotline_waiting(call: AgiCall, ctx: CallContext) -> None:
             return
     await call.stream_file(ctx.prompt(place_prompt(place)))
     await call.stream_file(ctx.prompt(wait_prompt(wait)))
-    ctx.log.info("place %d, expected wait %.0f s", place, wait)
+    ctx.log.info("place %d on %s, expected wait %.0f s, agents up to penalty %d", place, line.name, wait,
+                 entry.max_penalty)
 
 
-async def _expected_wait(ctx: CallContext, place: int) -> float:
-    queue = ctx.services.queue_state.queues.get(ctx.settings.queue.name) if ctx.services.queue_state else None
+async def _expected_wait(ctx: CallContext, queue_name: str, place: int) -> float:
+    queue = ctx.services.queue_state.queues.get(queue_name) if ctx.services.queue_state else None
     members = list(queue.members.values()) if queue else []
     taking = sum(1 for m in members if not m.paused and m.status not in ("unavailable", "invalid", "unknown"))
     free = sum(1 for m in members if m.available)

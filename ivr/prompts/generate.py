@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from ivr.prompts.catalogue import PROMPTS
@@ -20,11 +21,13 @@ class PromptError(RuntimeError):
     """A prompt could not be generated; the message carries the tool's own error."""
 
 
-def generate_prompts(target: Path, voice: str, custom_dir: Path | None = None) -> list[Path]:
-    """Write NAME.wav for every prompt into `target`, regenerating only what changed."""
+def generate_prompts(target: Path, voice: str, custom_dir: Path | None = None,
+                     texts: Mapping[str, str] | None = None) -> list[Path]:
+    """Write NAME.wav for every prompt into `target`, regenerating only what changed; `texts` replace the
+    catalogue's (the greeting, which names the service lines of the settings)."""
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in PROMPTS.items():
+    for name, text in (PROMPTS | dict(texts or {})).items():
         destination = target / f"{name}.wav"
         recorded = custom_dir / f"{name}.wav" if custom_dir else None
         if recorded is not None and recorded.is_file():

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.engine import upsert_insert
 from ivr.db.models import WorkOrder
+
+OPEN_STATUSES = ("draft", "open")
 
 
 class WorkOrderStore:
@@ -24,6 +26,35 @@ class WorkOrderStore:
         ).on_conflict_do_nothing(index_elements=["call_uniqueid"])
         async with self.engine.begin() as connection:
             await connection.execute(statement)
+
+    async def add_from_call(self, caller: str | None, uniqueid: str, agent: str, content: str,
+                            now: datetime) -> int:
+        """The order an agent takes during a call (the full intake form comes with dispatch)."""
+        statement = insert(WorkOrder).values(
+            status="open", source="phone", caller_number=caller, call_uniqueid=uniqueid, agent=agent,
+            content=content, created_at=now,
+        ).returning(WorkOrder.id)
+        async with self.engine.begin() as connection:
+            return int((await connection.execute(statement)).scalar_one())
+
+    async def latest_open(self, number: str, since: datetime) -> WorkOrder | None:
+        """The caller's newest order still open (a draft or an open order) created since `since`."""
+        query = (
+            select(WorkOrder)
+            .where(WorkOrder.caller_number == number, WorkOrder.status.in_(OPEN_STATUSES),
+                   WorkOrder.created_at >= since)
+            .order_by(WorkOrder.id.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return WorkOrder(**row._asdict()) if row else None
+
+    async def for_number(self, number: str, limit: int) -> list[WorkOrder]:
+        query = select(WorkOrder).where(WorkOrder.caller_number == number).order_by(WorkOrder.id.desc()).limit(limit)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [WorkOrder(**row._asdict()) for row in rows]
 
     async def for_call(self, uniqueid: str) -> WorkOrder | None:
         async with self.engine.connect() as connection:

@@ -109,7 +109,7 @@ async def test_healthz_reports_each_part_and_turns_503_when_fastagi_is_down(hotl
             degraded = await response.json()
             assert response.status == 503
     assert healthy["database"]["ok"] and healthy["ami"]["ok"] and healthy["fastagi"]["ok"]
-    assert healthy["ami"]["queues"]["hotline"] == {"members": 0, "available": 0, "waiting": 0}
+    assert healthy["ami"]["queues"]["hotline-general"] == {"members": 0, "available": 0, "waiting": 0}
     assert degraded["fastagi"]["ok"] is False and degraded["ami"]["ok"] is True
 
 

@@ -40,7 +40,7 @@ async def test_ami_reconnects_after_an_asterisk_restart_and_rereads_queue_state(
 
     await restart_asterisk(hotline)
 
-    members = hotline.app[keys.AMI].queue_state.queues["hotline"].members
+    members = hotline.app[keys.AMI].queue_state.queues["hotline-general"].members
     assert set(members) == {"PJSIP/8011", "PJSIP/8012"}
     assert (members["PJSIP/8011"].name, members["PJSIP/8011"].paused) == ("1011", False)
     assert (members["PJSIP/8012"].name, members["PJSIP/8012"].paused) == ("1012", True)
@@ -58,5 +58,5 @@ async def test_agents_logged_in_before_are_put_back_when_asterisk_forgot_them(ho
     paused = await wait(added, 10, "agent 1013 was not put back, paused, on seat 8013")
 
     assert paused["MemberName"] == "1013" and paused["Paused"] == "1" and paused["PausedReason"] == "break"
-    members = hotline.app[keys.AMI].queue_state.queues["hotline"].members
+    members = hotline.app[keys.AMI].queue_state.queues["hotline-general"].members
     assert set(members) == {"PJSIP/8013"}, "agent 1014 logged out: not put back"

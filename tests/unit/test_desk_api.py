@@ -23,11 +23,11 @@ from ivr.agents.service import AgentService
 from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiActionFailed, AmiActionTimeout, AmiError, AmiNotConnected
-from ivr.ami.queue_state import QueueState
+from ivr.ami.queue_state import QueueState, QueueView
 from ivr.db.models import Agent, AgentEvent
 from ivr.desk.routes import setup_routes
 from ivr.secrets import Secrets
-from ivr.settings import Settings
+from ivr.settings import LineSettings, RoutingSettings, Settings
 from ivr.web.auth import COOKIE, SESSION_SECONDS, auth_middleware, issue_token
 from routing.seats import Fix, SeatEvent
 
@@ -42,8 +42,8 @@ class FakeAmi:
     Successful actions change the queue state as app_queue's member events would.
     """
 
-    def __init__(self, queue: str) -> None:
-        self.queue = queue
+    def __init__(self, queues: set[str]) -> None:
+        self.queues = queues
         self.queue_state = QueueState()
         self.sent: list[dict[str, str]] = []
         self.errors: dict[str, AmiError] = {}  # by action name: raised instead of answering
@@ -59,26 +59,36 @@ class FakeAmi:
         if fields["Action"] == "QueueAdd":
             self.queue_state.handle("QueueMemberAdded", {
                 "Queue": fields["Queue"], "Interface": interface, "MemberName": fields["MemberName"],
-                "Status": "1", "Paused": "1" if fields.get("Paused") == "true" else "0"})
+                "Status": "1", "Paused": "1" if fields.get("Paused") == "true" else "0",
+                "Penalty": fields.get("Penalty", "0")})
         elif fields["Action"] == "QueueRemove":
+            if interface not in self.queue_state.queues.get(fields["Queue"], QueueView("")).members:
+                raise AmiActionFailed("Unable to remove interface: Not there")
             self.queue_state.handle("QueueMemberRemoved", {"Queue": fields["Queue"], "Interface": interface})
         elif fields["Action"] == "QueuePause":
-            member = self.queue_state.queues[fields["Queue"]].members[interface]
-            member.paused = fields["Paused"] == "true"
+            # Without a queue: in every queue the member is in (as app_queue does).
+            for name, view in self.queue_state.queues.items():
+                if interface in view.members and fields.get("Queue", name) == name:
+                    view.members[interface].paused = fields["Paused"] == "true"
         return {"Response": "Success"}
 
     def actions(self) -> list[tuple[str, ...]]:
-        """What was sent, in short: (action, seat interface[, member name or paused, reason])."""
+        """What was sent, in short: (action, seat interface[, member name or paused, reason]), the same
+        action on the seat's several queues counted once."""
         short: list[tuple[str, ...]] = []
         for fields in self.sent:
-            assert fields["Queue"] == self.queue
+            assert fields.get("Queue", "all") in self.queues | {"all"}
             if fields["Action"] == "QueueAdd":
                 short.append(("QueueAdd", fields["Interface"], fields["MemberName"]))
             elif fields["Action"] == "QueuePause":
                 short.append(("QueuePause", fields["Interface"], fields["Paused"], fields["Reason"]))
             else:
                 short.append((fields["Action"], fields["Interface"]))
-        return short
+        return [action for index, action in enumerate(short) if index == 0 or short[index - 1] != action]
+
+    def queues_of(self, interface: str) -> dict[str, int]:
+        return {name: view.members[interface].penalty for name, view in self.queue_state.queues.items()
+                if interface in view.members}
 
 
 @dataclass
@@ -120,10 +130,11 @@ def error_id(answer: Mapping[str, Any]) -> str:
 
 @pytest.fixture
 async def desk(engine: AsyncEngine) -> AsyncIterator[Desk]:
-    settings = Settings()
+    # One line: each agent is in two queues, the general line's and the direct one.
+    settings = Settings(routing=RoutingSettings(lines=(LineSettings("general"),)))
     store = AgentStore(engine)
     pins = {agent_id: await store.add(agent_id, name) for agent_id, name in AGENTS.items()}
-    ami = FakeAmi(settings.queue.name)
+    ami = FakeAmi({*settings.line_queues, settings.direct_queue})
     service = AgentService(settings, cast(AmiClient, ami), store)
     app = web.Application(middlewares=[auth_middleware(SECRET)])
     setup_routes(app)
@@ -263,8 +274,9 @@ async def test_seat_log_in_adds_the_member_and_me_shows_the_seat(desk: Desk) -> 
     await desk.log_in("1001")
     me = await desk.call("POST", "/api/seat", 200, {"seat": "8001"})
     assert desk.ami.actions() == [("QueueAdd", "PJSIP/8001", "1001")]
-    (add,) = desk.ami.sent
-    assert add["StateInterface"] == "PJSIP/8001" and add["Paused"] == "false" and add["Queue"] == "hotline"
+    assert [(add["Queue"], add["Penalty"]) for add in desk.ami.sent] == [("hotline-direct", "1"),
+                                                                         ("hotline-general", "0")]
+    assert all(add["StateInterface"] == "PJSIP/8001" and add["Paused"] == "false" for add in desk.ami.sent)
     seat = me["seat"]
     assert (seat["number"], seat["paused"], seat["reason"], seat["phone"]) == ("8001", False, None, "not_in_use")
     assert "8001" not in me["free_seats"] and "8002" in me["free_seats"]
@@ -311,7 +323,7 @@ async def test_moving_to_another_seat_removes_the_old_member_and_adds_the_new(de
         ("QueueAdd", "PJSIP/8002", "1001"),
     ]
     assert me["seat"]["number"] == "8002" and "8001" in me["free_seats"]
-    assert set(desk.ami.queue_state.queues["hotline"].members) == {"PJSIP/8002"}
+    assert set(desk.ami.queue_state.queues["hotline-general"].members) == {"PJSIP/8002"}
 
 
 async def test_pause_with_a_reason_not_in_the_list_is_refused(desk: Desk) -> None:
@@ -330,12 +342,12 @@ async def test_pause_tells_asterisk_the_reason_and_resume_unpauses(desk: Desk) -
     me = await desk.call("POST", "/api/seat/pause", 200, {"reason": "break"})
     assert desk.ami.actions()[-1] == ("QueuePause", "PJSIP/8001", "true", "break")
     assert (me["seat"]["paused"], me["seat"]["reason"]) == (True, "break")
-    assert desk.ami.queue_state.queues["hotline"].members["PJSIP/8001"].paused
+    assert desk.ami.queue_state.queues["hotline-general"].members["PJSIP/8001"].paused
 
     me = await desk.call("POST", "/api/seat/resume", 200)
     assert desk.ami.actions()[-1] == ("QueuePause", "PJSIP/8001", "false", "")
     assert (me["seat"]["paused"], me["seat"]["reason"], me["seat"]["number"]) == (False, None, "8001")
-    assert len(desk.ami.sent) == 3
+    assert len(desk.ami.sent) == 4 and "Queue" not in desk.ami.sent[-1], "a pause is for all the seat's queues"
 
 
 async def test_seat_log_out_removes_the_member(desk: Desk) -> None:
@@ -385,7 +397,7 @@ async def test_other_ami_failures_are_telephony_unavailable_too(desk: Desk) -> N
         desk.ami.errors["QueueAdd"] = error
         answer = await desk.call("POST", "/api/seat", 503, {"seat": "8001"})
         assert error_id(answer) == "telephony-unavailable" and str(error) in answer["message"]
-    assert len(desk.ami.sent) == 2 and await desk.events() == 0
+    assert len(desk.ami.sent) == 2 and await desk.events() == 0  # the first add of each attempt failed
 
 
 async def test_asterisk_already_in_that_state_counts_as_done(desk: Desk) -> None:
@@ -406,7 +418,7 @@ async def test_a_move_that_fails_half_way_leaves_the_record_as_asterisk_was_told
     # Asterisk removed the old seat's member, so the record says logged out (not on 8001, not on 8002).
     assert desk.ami.actions()[-2:] == [("QueueRemove", "PJSIP/8001"), ("QueueAdd", "PJSIP/8002", "1001")]
     assert await desk.store.presence() == {}
-    assert desk.ami.queue_state.queues["hotline"].members == {}
+    assert desk.ami.queue_state.queues["hotline-general"].members == {}
 
 
 async def test_an_agent_removed_from_the_database_loses_the_session(desk: Desk) -> None:
@@ -419,9 +431,10 @@ async def test_an_agent_removed_from_the_database_loses_the_session(desk: Desk) 
 # Reconciling Asterisk's queue with our record
 
 
-def queue_member(seat: str, agent_id: str, paused: bool, queue: str = "hotline") -> dict[str, str]:
+def queue_member(seat: str, agent_id: str, paused: bool, queue: str = "hotline-general") -> dict[str, str]:
+    penalty = str(int(seat) - 8000) if queue == "hotline-direct" else "0"
     return {"Event": "QueueMember", "Queue": queue, "Name": agent_id, "Location": f"PJSIP/{seat}",
-            "Status": "1", "Paused": "1" if paused else "0"}
+            "Status": "1", "Paused": "1" if paused else "0", "Penalty": penalty}
 
 
 async def record(store: AgentStore, agent_id: str, seat: str, kind: str, reason: str | None = None) -> None:
@@ -434,26 +447,32 @@ async def test_reconcile_brings_the_queue_in_line_with_our_record(desk: Desk) ->
     await record(desk.store, "1002", "8002", "login")
     await record(desk.store, "1003", "8003", "login")
     desk.ami.queue_state.replace([
-        {"Event": "QueueParams", "Queue": "hotline"},
+        {"Event": "QueueParams", "Queue": "hotline-general"},
         queue_member("8002", "1002", paused=True),  # paused in Asterisk only: resume
+        queue_member("8002", "1002", paused=False, queue="hotline-direct"),
         queue_member("8003", "1003", paused=False),  # matches
+        queue_member("8003", "1003", paused=False, queue="hotline-direct"),
         queue_member("8004", "1004", paused=False),  # nobody wants it: remove
         queue_member("8009", "1009", paused=False, queue="other"),  # another queue: not ours
     ])
     fixes = await desk.service.reconcile()
     assert fixes == [
-        Fix("remove", "8004", "1004"),
-        Fix("add", "8001", "1001"),
-        Fix("pause", "8001", "1001", "break"),
-        Fix("resume", "8002", "1002"),
+        Fix("resume", "8002", "1002", queue="hotline-general"),
+        Fix("remove", "8004", "1004", queue="hotline-general"),
+        Fix("add", "8001", "1001", queue="hotline-direct", penalty=1),
+        Fix("pause", "8001", "1001", "break", queue="hotline-direct"),
+        Fix("add", "8001", "1001", queue="hotline-general"),
+        Fix("pause", "8001", "1001", "break", queue="hotline-general"),
     ]
     assert desk.ami.actions() == [
+        ("QueuePause", "PJSIP/8002", "false", ""),
         ("QueueRemove", "PJSIP/8004"),
         ("QueueAdd", "PJSIP/8001", "1001"),
         ("QueuePause", "PJSIP/8001", "true", "break"),
-        ("QueuePause", "PJSIP/8002", "false", ""),
+        ("QueueAdd", "PJSIP/8001", "1001"),
+        ("QueuePause", "PJSIP/8001", "true", "break"),
     ]
-    members = desk.ami.queue_state.queues["hotline"].members
+    members = desk.ami.queue_state.queues["hotline-general"].members
     assert {interface: (m.name, m.paused) for interface, m in members.items()} == {
         "PJSIP/8001": ("1001", True), "PJSIP/8002": ("1002", False), "PJSIP/8003": ("1003", False),
     }
@@ -468,6 +487,7 @@ async def test_reconcile_replaces_another_agents_member_on_a_wanted_seat(desk: D
     desk.ami.queue_state.replace([queue_member("8001", "1002", paused=False)])
     await desk.service.reconcile()
     assert desk.ami.actions() == [("QueueRemove", "PJSIP/8001"), ("QueueAdd", "PJSIP/8001", "1001")]
+    assert desk.ami.queues_of("PJSIP/8001") == {"hotline-general": 0, "hotline-direct": 1}
 
 
 async def test_reconcile_with_an_empty_record_and_queue_does_nothing(desk: Desk) -> None:
@@ -481,8 +501,9 @@ async def test_reconcile_goes_on_when_asterisk_refuses_one_fix(desk: Desk) -> No
     desk.ami.queue_state.replace([queue_member("8007", "1007", paused=False)])
     desk.ami.errors["QueueRemove"] = AmiActionFailed("Unable to remove interface from queue")
     fixes = await desk.service.reconcile()
-    assert [fix.action for fix in fixes] == ["remove", "add", "add"]
+    assert [fix.action for fix in fixes] == ["remove", "add", "add", "add", "add"]
     assert [action[0] for action in desk.ami.actions()] == ["QueueRemove", "QueueAdd", "QueueAdd"]
+    assert set(desk.ami.queues_of("PJSIP/8002")) == {"hotline-general", "hotline-direct"}
     assert await desk.events() == 2, "reconcile tells Asterisk; it never rewrites our record"
 
 

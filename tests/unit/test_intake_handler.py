@@ -31,6 +31,19 @@ SOUNDS = PurePosixPath("/var/lib/hotline/sounds")
 GREETING = "/var/lib/hotline/sounds/greeting"
 CALLFLOW_LOG = "ivr.callflow"
 STEP = 2.0
+KEYS = "129"  # the default lines' keys: enterprise, dialect, English
+
+
+def entering(queue: str = "hotline-general", priority: str = "0", min_penalty: str = "0", max_penalty: str = "9",
+             stretch: str = "30", line: str = "hotline-general") -> list[Any]:
+    return [
+        mock.call.set_variable("HOTLINE_LINE", line),
+        mock.call.set_variable("HOTLINE_QUEUE", queue),
+        mock.call.set_variable("QUEUE_PRIO", priority),
+        mock.call.set_variable("QUEUE_MIN_PENALTY", min_penalty),
+        mock.call.set_variable("QUEUE_MAX_PENALTY", max_penalty),
+        mock.call.set_variable("HOTLINE_STRETCH", stretch),
+    ]
 
 
 class FakeStore:
@@ -109,14 +122,15 @@ async def test_greets_marks_and_reports_history_in_order(callflow_logs: pytest.L
 
     assert flow.awaited() == [
         mock.call.set_variable("HOTLINE_INTAKE", "ivr"),
-        mock.call.stream_file(GREETING),
+        mock.call.stream_file(GREETING, KEYS),
         mock.call.set_variable("HOTLINE_GREETED", "1"),
+        *entering(),
         mock.call.set_variable("HOTLINE_PRIOR_CALLS", "3"),
         mock.call.set_variable("HOTLINE_REPEAT_CALLER", "1"),
     ]
     assert warnings(callflow_logs) == []
     infos = [r.getMessage() for r in callflow_logs.records if r.name == CALLFLOW_LOG]
-    assert infos == [f"[{UID}] greeted {CALLER}, prior calls: 3"]
+    assert infos == [f"[{UID}] greeted {CALLER} (prior calls: 3), line general, entering hotline-general"]
 
 
 async def test_looks_up_the_caller_by_number_and_excludes_this_call() -> None:
@@ -177,8 +191,9 @@ async def test_slow_look_up_is_skipped_and_the_greeting_still_plays(
 
     assert flow.awaited() == [
         mock.call.set_variable("HOTLINE_INTAKE", "ivr"),
-        mock.call.stream_file(GREETING),
+        mock.call.stream_file(GREETING, KEYS),
         mock.call.set_variable("HOTLINE_GREETED", "1"),
+        *entering(),
     ]
     assert "HOTLINE_PRIOR_CALLS" not in flow.variables()
     assert "HOTLINE_REPEAT_CALLER" not in flow.variables()
@@ -202,8 +217,9 @@ async def test_failed_look_up_is_skipped_and_the_greeting_still_plays(
 
     assert flow.awaited() == [
         mock.call.set_variable("HOTLINE_INTAKE", "ivr"),
-        mock.call.stream_file(GREETING),
+        mock.call.stream_file(GREETING, KEYS),
         mock.call.set_variable("HOTLINE_GREETED", "1"),
+        *entering(),
     ]
     assert warnings(callflow_logs) == [f"[{UID}] caller look-up skipped: {name}"]
 
@@ -222,7 +238,7 @@ async def test_hangup_during_the_greeting_propagates_and_greeted_is_not_set() ->
 
     assert flow.awaited() == [
         mock.call.set_variable("HOTLINE_INTAKE", "ivr"),
-        mock.call.stream_file(GREETING),
+        mock.call.stream_file(GREETING, KEYS),
     ]
     async with asyncio.timeout(STEP):
         await store.cancelled.wait()  # the look-up does not outlive the call
@@ -244,8 +260,9 @@ async def test_tracker_publishes_the_ivr_intake_row() -> None:
     before = datetime.now(UTC)
     await flow.run()
 
-    assert len(flow.rows) == 1
-    row = flow.rows[0]
+    assert len(flow.rows) == 2  # greeted, then routed to a line
+    row = flow.rows[0] | flow.rows[1]
+    assert row["line"] == "hotline-general"
     assert row["uniqueid"] == UID
     assert row["intake"] == "ivr"
     assert row["caller_number"] == CALLER

@@ -63,7 +63,9 @@ def test_the_fallback_still_queues_the_caller(rendered: tuple) -> None:  # type:
     assert any("Goto(hotline-queue,s,1)" in value for value in citizens)
     queue_flow = " ".join(value for _name, value in items(configs["extensions.conf"], "hotline-queue"))
     assert "Playback(/srv/hotline/t/sounds/greeting)" in queue_flow
-    assert "Queue(hotline,rc,,,30,,,,${HOTLINE_POSITION})" in queue_flow
+    assert 'Set(HOTLINE_QUEUE=${IF($["${HOTLINE_QUEUE}" = ""]?hotline-general:${HOTLINE_QUEUE})})' in queue_flow, \
+        "without our intake: the default line"
+    assert "Queue(${HOTLINE_QUEUE},rc,,,${HOTLINE_STRETCH},,,,${HOTLINE_POSITION})" in queue_flow
     assert "AGI(agi://127.0.0.1:4573/hotline-waiting)" in queue_flow and ">= 300]?busy)" in queue_flow
 
 
@@ -94,8 +96,13 @@ def test_carrier_identified_by_address_and_forty_seats_with_passwords(rendered: 
 
 def test_queue_members_are_agents_who_log_in_not_static_seats(rendered: tuple) -> None:  # type: ignore[type-arg]
     _settings, _layout, configs = rendered
-    queue = items(configs["queues.conf"], "hotline")
-    assert not [value for name, value in queue if name == "member"]
+    names = [category.name for category in configs["queues.conf"].categories]
+    lines = ["hotline-general", "hotline-enterprise", "hotline-dialect", "hotline-english", "hotline-direct"]
+    assert [name for name in names if name.startswith("hotline-")] == lines
+    for line in lines:
+        assert not [value for name, value in items(configs["queues.conf"], line) if name == "member"]
+    assert dict(items(configs["queues.conf"], "hotline-direct"))["strategy"] == "ringall"
+    assert dict(items(configs["queues.conf"], "hotline-general"))["strategy"] == "leastrecent"
     assert dict(items(configs["queues.conf"], "general"))["persistentmembers"] == "yes"
 
 

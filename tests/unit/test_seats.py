@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from routing.seats import PAUSE_REASONS, Fix, Member, Presence, SeatEvent, presence_from_events, reconcile
+from routing.seats import PAUSE_REASONS, Fix, Member, Presence, SeatEvent, joins, presence_from_events, reconcile
 
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -92,71 +92,74 @@ def test_pause_reasons_have_labels() -> None:
     assert all(label for label in PAUSE_REASONS.values())
 
 
-# reconcile
+# reconcile: one line queue G and the direct queue D in these tests
+
+G, D = "hotline-general", "hotline-direct"
+QUEUES = {"1001": {G: 0, D: 1}, "1002": {G: 0, D: 2}, "1005": {G: 0, D: 5}}
 
 
-def test_missing_member_is_added() -> None:
-    assert reconcile({"1001": present("1001", "8001")}, {}) == [Fix("add", "8001", "1001")]
+def member(queue: str, seat: str, agent_id: str, paused: bool = False) -> Member:
+    return Member(queue, seat, agent_id, paused, QUEUES.get(agent_id, {}).get(queue, 0))
+
+
+def both(seat: str, agent_id: str, paused: bool = False) -> list[Member]:
+    return [member(G, seat, agent_id, paused), member(D, seat, agent_id, paused)]
+
+
+def test_missing_member_is_added_to_each_of_its_queues_with_its_penalty() -> None:
+    assert reconcile({"1001": present("1001", "8001")}, [], QUEUES) == [
+        Fix("add", "8001", "1001", queue=D, penalty=1), Fix("add", "8001", "1001", queue=G, penalty=0)]
 
 
 def test_member_of_another_agent_on_a_wanted_seat_is_replaced() -> None:
-    fixes = reconcile({"1001": present("1001", "8001")}, {"8001": Member("8001", "1002", False)})
-    assert fixes == [Fix("remove", "8001", "1002"), Fix("add", "8001", "1001")]
+    fixes = reconcile({"1001": present("1001", "8001")}, both("8001", "1002"), QUEUES)
+    assert fixes == [Fix("remove", "8001", "1002", queue=D), Fix("remove", "8001", "1002", queue=G),
+                     Fix("add", "8001", "1001", queue=D, penalty=1), Fix("add", "8001", "1001", queue=G)]
 
 
 def test_stale_member_nobody_wants_is_removed() -> None:
-    assert reconcile({}, {"8005": Member("8005", "1005", True)}) == [Fix("remove", "8005", "1005")]
+    assert reconcile({}, [member(G, "8005", "1005", True)], QUEUES) == [Fix("remove", "8005", "1005", queue=G)]
 
 
 def test_paused_in_our_record_but_not_in_asterisk_is_paused_with_the_reason() -> None:
-    fixes = reconcile({"1001": present("1001", "8001", True, "after_call_work")},
-                      {"8001": Member("8001", "1001", False)})
-    assert fixes == [Fix("pause", "8001", "1001", "after_call_work")]
+    fixes = reconcile({"1001": present("1001", "8001", True, "after_call_work")}, both("8001", "1001"), QUEUES)
+    assert fixes == [Fix("pause", "8001", "1001", "after_call_work", queue=D),
+                     Fix("pause", "8001", "1001", "after_call_work", queue=G)]
 
 
-def test_paused_in_asterisk_but_not_in_our_record_is_resumed() -> None:
-    fixes = reconcile({"1001": present("1001", "8001")}, {"8001": Member("8001", "1001", True)})
-    assert fixes == [Fix("resume", "8001", "1001")]
+def test_paused_in_asterisk_but_not_in_our_record_is_resumed_where_it_is_paused() -> None:
+    fixes = reconcile({"1001": present("1001", "8001")}, [member(G, "8001", "1001", True), member(D, "8001", "1001")],
+                      QUEUES)
+    assert fixes == [Fix("resume", "8001", "1001", queue=G)]
 
 
 def test_wanted_paused_and_missing_is_added_then_paused() -> None:
-    fixes = reconcile({"1001": present("1001", "8001", True, "break")}, {})
-    assert fixes == [Fix("add", "8001", "1001"), Fix("pause", "8001", "1001", "break")]
+    fixes = reconcile({"1001": present("1001", "8001", True, "break")}, [member(D, "8001", "1001", True)], QUEUES)
+    assert fixes == [Fix("add", "8001", "1001", queue=G), Fix("pause", "8001", "1001", "break", queue=G)]
 
 
 def test_agent_moved_while_asterisk_was_away_is_removed_from_the_old_seat() -> None:
-    fixes = reconcile({"1001": present("1001", "8002")}, {"8001": Member("8001", "1001", False)})
-    assert fixes == [Fix("remove", "8001", "1001"), Fix("add", "8002", "1001")]
+    fixes = reconcile({"1001": present("1001", "8002")}, [member(G, "8001", "1001")], {"1001": {G: 0}})
+    assert fixes == [Fix("remove", "8001", "1001", queue=G), Fix("add", "8002", "1001", queue=G)]
 
 
-def test_matching_queue_needs_no_fixes() -> None:
+def test_a_changed_penalty_or_a_line_no_longer_served_is_fixed() -> None:
+    """The agent's skills changed: dialect level 0 → 3, and the enterprise line dropped."""
+    members = [Member("hotline-dialect", "8001", "1001", False, 0),
+               Member("hotline-enterprise", "8001", "1001", False, 10)]
+    fixes = reconcile({"1001": present("1001", "8001")}, members, {"1001": {"hotline-dialect": 3}})
+    assert fixes == [Fix("remove", "8001", "1001", queue="hotline-dialect"),
+                     Fix("remove", "8001", "1001", queue="hotline-enterprise"),
+                     Fix("add", "8001", "1001", queue="hotline-dialect", penalty=3)]
+
+
+def test_matching_queues_need_no_fixes() -> None:
     wanted = {"1001": present("1001", "8001"), "1002": present("1002", "8002", True, "break")}
-    members = {"8001": Member("8001", "1001", False), "8002": Member("8002", "1002", True)}
-    assert reconcile(wanted, members) == []
-    assert reconcile({}, {}) == []
+    assert reconcile(wanted, both("8001", "1001") + both("8002", "1002", True), QUEUES) == []
+    assert reconcile({}, [], {}) == []
 
 
-def test_fixes_come_in_a_fixed_order_removes_first_then_by_seat() -> None:
-    wanted = {
-        "1003": present("1003", "8003", True, "meeting"),
-        "1001": present("1001", "8001"),
-        "1002": present("1002", "8002", True, "break"),
-    }
-    members = {
-        "8009": Member("8009", "1009", False),
-        "8002": Member("8002", "1002", False),
-        "8001": Member("8001", "1007", False),
-        "8004": Member("8004", "1004", True),
-    }
-    expected = [
-        Fix("remove", "8001", "1007"),
-        Fix("remove", "8004", "1004"),
-        Fix("remove", "8009", "1009"),
-        Fix("add", "8001", "1001"),
-        Fix("pause", "8002", "1002", "break"),
-        Fix("add", "8003", "1003"),
-        Fix("pause", "8003", "1003", "meeting"),
-    ]
-    assert reconcile(wanted, members) == expected
-    # The order depends on the content only, not on the order the mappings were filled in.
-    assert reconcile(dict(reversed(wanted.items())), dict(reversed(members.items()))) == expected
+def test_joins_add_every_queue_then_pause_once_for_all() -> None:
+    assert joins(present("1001", "8001", True, "break"), {G: 0, D: 1}) == [
+        Fix("add", "8001", "1001", queue=D, penalty=1), Fix("add", "8001", "1001", queue=G),
+        Fix("pause", "8001", "1001", "break")]

@@ -4,7 +4,8 @@ const TEXT = {
   zh: { title: "12345 坐席工作台", agentId: "工号", pin: "密码", logIn: "登录", agent: "坐席", logOut: "退出",
         seat: "分机", takeSeat: "签入", leaveSeat: "签出", pauseReason: "小休原因", pause: "示忙", resume: "示闲",
         incoming: "来电", handOff: "紧急转接", handedOff: "已转接", caller: "来电号码", waited: "排队", seconds: "秒", earlier: "历史来电", noEarlier: "首次来电",
-        other: "English",
+        orders: "工单", orderContent: "诉求内容", takeOrder: "登记工单", orderTaken: "已登记工单",
+        conference: "三方通话（坐席不挂机）", other: "English",
         states: { not_in_use: "空闲", in_use: "通话中", busy: "忙", ringing: "振铃", ringinuse: "振铃",
                   on_hold: "保持", unavailable: "话机未注册", invalid: "无效", unknown: "未知", paused: "示忙" },
         outcomes: { answered: "已接听", abandoned: "放弃", timed_out: "超时", hung_up_before_queue: "未排队挂机",
@@ -12,7 +13,9 @@ const TEXT = {
   en: { title: "12345 agent desk", agentId: "Agent id", pin: "PIN", logIn: "Log in", agent: "Agent", logOut: "Log out",
         seat: "Seat", takeSeat: "Take seat", leaveSeat: "Leave seat", pauseReason: "Pause reason", pause: "Pause",
         resume: "Resume", incoming: "Incoming call", handOff: "Emergency hand-off", handedOff: "Handed to", caller: "Caller", waited: "waited", seconds: "s",
-        earlier: "Earlier calls", noEarlier: "First call", other: "中文",
+        earlier: "Earlier calls", noEarlier: "First call", orders: "Work orders", orderContent: "Request",
+        takeOrder: "Take order", orderTaken: "Order taken", conference: "three-way (stay on the line)",
+        other: "中文",
         states: { not_in_use: "free", in_use: "on a call", busy: "busy", ringing: "ringing", ringinuse: "ringing",
                   on_hold: "on hold", unavailable: "phone not registered", invalid: "invalid", unknown: "unknown",
                   paused: "paused" },
@@ -68,6 +71,16 @@ function render(next) {
   }
 }
 
+async function takeOrder(event) {
+  event.preventDefault();
+  try {
+    const order = await api("POST", "/api/workorders",
+                            { content: $("order-content").value, call: $("screen-pop").dataset.uniqueid });
+    $("order-done").textContent = `${t("orderTaken")} #${order.id}`;
+    $("order-content").value = "";
+  } catch (error) { $("desk-error").textContent = error.message; }
+}
+
 function showScreenPop(pop) {
   $("pop-caller").textContent = pop.caller;
   $("pop-waited").textContent = pop.waited ?? "0";
@@ -79,6 +92,13 @@ function showScreenPop(pop) {
     return item;
   }));
   $("pop-none").hidden = pop.earlier_calls.length > 0;
+  $("pop-orders").replaceChildren(...(pop.work_orders || []).map((order) => {
+    const item = document.createElement("li");
+    item.textContent = `#${order.id} · ${order.status}` + (order.agent ? ` · ${order.agent}` : "") +
+      (order.content ? ` · ${order.content}` : "");
+    return item;
+  }));
+  $("order-done").textContent = "";
   $("handoff-done").textContent = "";
   $("handoff-buttons").replaceChildren(...state.emergency_numbers.map((number) => {
     const button = document.createElement("button");
@@ -87,7 +107,8 @@ function showScreenPop(pop) {
     button.dataset.number = number;
     button.addEventListener("click", async () => {
       try {
-        await api("POST", "/api/call/handoff", { number });
+        const mode = $("handoff-conference").checked ? "conference" : "transfer";
+        await api("POST", "/api/call/handoff", { number, mode });
         $("handoff-done").textContent = `${t("handedOff")} ${number}`;
       } catch (error) { $("desk-error").textContent = error.message; }
     });
@@ -126,6 +147,7 @@ $("login").addEventListener("submit", async (event) => {
     connect();
   } catch (error) { $("login-error").textContent = error.message; }
 });
+$("order-form").addEventListener("submit", takeOrder);
 $("seat-login").addEventListener("click", () => act("POST", "/api/seat", { seat: $("seat-choice").value }));
 $("seat-logout").addEventListener("click", () => act("DELETE", "/api/seat"));
 $("pause").addEventListener("click", () => act("POST", "/api/seat/pause", { reason: $("pause-reason").value }));
