@@ -44,7 +44,7 @@ class Sipp:
             raise DemoCallError("SIPp is not installed: apt-get install sip-tester")
         port = self.local_port or free_udp_port(self.local_ip)
         argv = [binary, *([self.target] if self.target else []), "-sf", str(SCENARIO_DIR / self.scenario),
-                "-i", self.local_ip, "-p", str(port), "-mp", str(free_udp_port(self.local_ip)),
+                "-i", self.local_ip, "-p", str(port), "-mp", str(free_media_port(self.local_ip)),
                 "-m", str(self.calls), "-l", str(self.calls), "-timeout", f"{self.timeout_s}s", "-timeout_error",
                 "-nostdin", "-trace_err", "-error_file", str(workdir / "errors.log")]
         if self.service:
@@ -71,6 +71,21 @@ def free_udp_port(address: str) -> int:
         probe.bind((address, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def free_media_port(address: str) -> int:
+    """A port for SIPp's -mp: SIPp binds it for audio and the port two above it for video."""
+    for _ in range(50):
+        port = free_udp_port(address)
+        if port > 65533:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind((address, port + 2))
+            except OSError:
+                continue
+        return port
+    return free_udp_port(address)
 
 
 def error_log(workdir: Path) -> str:
