@@ -13,7 +13,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,6 +35,12 @@ class CallStore:
         self.engine = engine
         self._insert = upsert_insert(engine)
         self._statements: dict[tuple[str, ...], Any] = {}
+        # Built once (the values go as parameters): it runs for every call's greeting.
+        self._caller_history = select(func.count(Call.id), func.max(Call.started_at)).where(
+            Call.caller_number == bindparam("number"),
+            Call.started_at >= bindparam("since"),
+            Call.uniqueid != bindparam("exclude"),
+        )
 
     async def upsert(self, rows: list[Row]) -> None:
         """In order; consecutive rows with the same columns go in one executemany."""
@@ -56,13 +62,9 @@ class CallStore:
         return statement
 
     async def caller_history(self, number: str, now: datetime, exclude: str, days: int = 30) -> CallerHistory:
-        query = select(func.count(Call.id), func.max(Call.started_at)).where(
-            Call.caller_number == number,
-            Call.started_at >= now - timedelta(days=days),
-            Call.uniqueid != exclude,
-        )
+        parameters = {"number": number, "since": now - timedelta(days=days), "exclude": exclude}
         async with self.engine.connect() as connection:
-            count, last = (await connection.execute(query)).one()
+            count, last = (await connection.execute(self._caller_history, parameters)).one()
         return CallerHistory(int(count), last)
 
 
