@@ -1,7 +1,7 @@
 """The whole call path under load: SIPp citizens through greeting → queue → agent answer → hang-up.
 
 A real Asterisk (the sandbox, its own instance and ports), the real hotline server in this process, N
-agents logged in with a SIPp softphone each, and, per level, L citizens started at once (one SIPp
+agents logged in with a SIPp softphone each, and, per level, L citizens started at 50 calls/s (one SIPp
 process, `-l L -m L`), each staying `--call-seconds` after the answer. For each level it prints: SIPp's
 failed calls, the calls stored (answered / abandoned), and the CPU used by Asterisk and by our server
 process (utime+stime from /proc, per second of wall time). Only loopback addresses are used; every

@@ -77,6 +77,8 @@ def free_media_ports(address: str, tries: int = 50) -> int:
     """A port with the next three free too: SIPp binds audio and video RTP (and RTCP) from there."""
     for _ in range(tries):
         first = free_udp_port(address)
+        if first > 65532:
+            continue
         probes = []
         try:
             for port in range(first, first + 4):

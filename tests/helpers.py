@@ -173,8 +173,8 @@ class Hotline:
         )
         sipp = Sipp(
             scenario="agent_register.xml", target=self.sip_target, local_ip=AGENT_IP,
-            variables={"seat": seat}, pause_ms=120_000, username=seat,
-            password=self.secrets.seat_passwords[seat], out_of_call=answers, timeout_s=130,
+            variables={"seat": seat}, pause_ms=3_600_000, username=seat,
+            password=self.secrets.seat_passwords[seat], out_of_call=answers, timeout_s=3_610,
         )
         async with run_sipp(sipp) as process:
             await wait(registered, 10, f"seat {seat} did not register", process)

@@ -66,10 +66,23 @@ def _complete(root: Path, progress: Progress) -> None:
 
 
 def _write_hosts(root: Path) -> None:
-    """Asterisk looks its own host name up; without /etc/hosts every look-up is an error in its log."""
+    """Put the machine's host name into the sandbox's /etc/hosts (debootstrap's lists only localhost).
+
+    Asterisk looks its own host name up for every call (ast_find_ourip: the local address of the call's
+    RTCP, as RTP listens on all addresses), in the PJSIP thread that handles the INVITE. Without the name
+    in /etc/hosts each look-up goes to DNS, and a burst of calls loses queries there: the resolver waits
+    5 s, PJSIP's threads with it, and Asterisk answers no SIP request meanwhile (SIPp's retransmission
+    timeouts in bench/call_load.py). Checked at every start, since the cached sandbox may outlive a
+    change of host name."""
     hosts = root / "etc" / "hosts"
-    if not hosts.exists():
-        hosts.write_text(f"127.0.0.1 localhost {socket.gethostname()}\n::1 localhost\n")
+    name = socket.gethostname()
+    text = hosts.read_text() if hosts.exists() else "127.0.0.1 localhost\n::1 localhost\n"
+    if name in {word for line in text.splitlines() for word in line.split("#")[0].split()[1:]}:
+        return
+    text += ("" if not text or text.endswith("\n") else "\n") + f"127.0.1.1 {name}\n"
+    partial = hosts.with_name("hosts.partial")
+    partial.write_text(text)
+    partial.replace(hosts)
 
 
 def _ensure_debootstrap(progress: Progress) -> None:

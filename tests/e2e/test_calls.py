@@ -35,7 +35,7 @@ async def test_answered_call_is_stored_with_answer_time_wait_and_agent(
     assert call.answered_at is not None and call.started_at <= call.answered_at <= call.ended_at
     assert call.wait_seconds is not None and 0 <= call.wait_seconds < 10
     assert call.talk_seconds is not None and call.talk_seconds > 0
-    assert call.queue == "hotline"
+    assert (call.queue, call.line) == ("hotline-general", "hotline-general")
 
 
 async def test_caller_who_hangs_up_in_the_queue_is_stored_as_abandoned_with_the_wait(hotline: Hotline) -> None:
