@@ -17,12 +17,15 @@ from unittest import mock
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from ivr.ami.queue_state import QueueState
 from ivr.calls.store import CallerHistory, CallStore
 from ivr.calls.tracker import CallTracker, Row
+from ivr.db.models import WorkOrder
 from ivr.fastagi import AgiCall, AgiError, AgiHangup, Router
 from ivr.intake.context import CallContextFactory, Services
 from ivr.intake.handlers import hotline_intake, register
 from ivr.settings import FastAgiSettings, Settings
+from ivr.workorders.store import WorkOrderStore
 
 UID = "1700000000.42"
 CALLER = "13800138000"
@@ -73,16 +76,36 @@ class FakeStore:
         return self.history
 
 
+class FakeOrders:
+    def __init__(self, order: WorkOrder | None) -> None:
+        self.order = order
+
+    async def latest_open(self, number: str, since: datetime) -> WorkOrder | None:
+        return self.order
+
+
+def member(queue: str, seat: str, agent_id: str, penalty: int, status: str = "1") -> dict[str, str]:
+    return {"Event": "QueueMember", "Queue": queue, "Name": agent_id, "Location": f"PJSIP/{seat}",
+            "Status": status, "Paused": "0", "Penalty": str(penalty)}
+
+
+def order_of(agent_id: str) -> WorkOrder:
+    return WorkOrder(id=7, status="open", source="phone", caller_number=CALLER, agent=agent_id,
+                     created_at=datetime.now(UTC))
+
+
 class Flow:
     """One intake run: the fake call, the real context around a fake store, the tracker's rows."""
 
-    def __init__(self, store: FakeStore, lookup_timeout: float = 0.5) -> None:
+    def __init__(self, store: FakeStore, lookup_timeout: float = 0.5, queue_state: QueueState | None = None,
+                 open_order: WorkOrder | None = None) -> None:
         settings = Settings()
         settings = dataclasses.replace(settings, fastagi=FastAgiSettings(lookup_timeout=lookup_timeout))
         self.rows: list[Row] = []
         self.tracker = CallTracker("12345", "citizens", publish=self.rows.append)
         self.store = store
-        services = Services(settings, self.tracker, cast(CallStore, store), SOUNDS)
+        services = Services(settings, self.tracker, cast(CallStore, store), SOUNDS, queue_state=queue_state,
+                            work_orders=cast(WorkOrderStore, FakeOrders(open_order)))
         self.call: Any = mock.create_autospec(AgiCall, instance=True)
         self.call.uniqueid = UID
         self.call.caller_number = CALLER
@@ -286,3 +309,45 @@ def test_register_routes_hotline_intake() -> None:
     register(router)
     assert router.resolve("hotline-intake") is hotline_intake
     assert router.scripts == ["hotline-intake"]
+
+
+# Lines and the repeat caller's way back
+
+
+def state_with(*members: dict[str, str]) -> QueueState:
+    state = QueueState()
+    state.replace(list(members))
+    return state
+
+
+async def test_a_key_during_the_greeting_chooses_a_line_with_agents() -> None:
+    flow = Flow(FakeStore(), queue_state=state_with(member("hotline-enterprise", "8031", "1031", 0)))
+    flow.call.stream_file.return_value = "1"
+    await flow.run()
+    assert (flow.variables()["HOTLINE_LINE"], flow.variables()["HOTLINE_QUEUE"]) == ("hotline-enterprise",) * 2
+    assert flow.tracker.live[UID].line == "hotline-enterprise"
+
+
+async def test_a_line_nobody_is_logged_in_to_sends_the_caller_to_the_default_line() -> None:
+    flow = Flow(FakeStore(), queue_state=state_with(member("hotline-general", "8001", "1001", 0)))
+    flow.call.stream_file.return_value = "9"
+    await flow.run()
+    assert flow.variables()["HOTLINE_LINE"] == "hotline-general"
+
+
+async def test_a_caller_with_an_open_order_rings_its_agent_when_that_agent_is_free() -> None:
+    state = state_with(member("hotline-direct", "8007", "1007", 7), member("hotline-direct", "8001", "1001", 1))
+    flow = Flow(FakeStore(), queue_state=state, open_order=order_of("1007"))
+    await flow.run()
+    assert flow.awaited()[3:9] == entering("hotline-direct", priority="10", min_penalty="7", max_penalty="7",
+                                           stretch="17"), "only seat 8007 (index 7) rings, for one ring timeout"
+    assert flow.tracker.live[UID].priority == 10
+
+
+async def test_a_caller_with_an_open_order_whose_agent_is_busy_waits_at_the_front() -> None:
+    state = state_with(member("hotline-direct", "8007", "1007", 7, status="2"))
+    flow = Flow(FakeStore(), queue_state=state, open_order=order_of("1007"))
+    await flow.run()
+    variables = flow.variables()
+    assert (variables["HOTLINE_QUEUE"], variables["QUEUE_PRIO"], variables["QUEUE_MAX_PENALTY"]) == \
+        ("hotline-general", "10", "9")

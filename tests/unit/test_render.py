@@ -133,3 +133,28 @@ def test_seat_numbers_of_different_lengths_are_refused(tmp_path: Path) -> None:
     layout = AsteriskLayout(tmp_path / "root", PurePosixPath("/srv/hotline/t"))
     with pytest.raises(TemplateError, match="same number of digits"):
         render_all(settings, ensure_secrets(settings), layout)
+
+
+# Where each dialplan application and function used by the templates comes from (None: the PBX core).
+# An application missing here fails the test below: add it, and load its module in modules.conf.in.
+PROVIDERS = {
+    "NoOp": None, "Answer": None, "Goto": None, "GotoIf": None, "Set": None, "Hangup": None, "Wait": None,
+    "AGI": "res_agi.so", "UserEvent": "app_userevent.so", "Playback": "app_playback.so", "Queue": "app_queue.so",
+    "Record": "app_record.so", "Return": "app_stack.so", "Dial": "app_dial.so", "ConfBridge": "app_confbridge.so",
+    "IF": "func_logic.so", "CHANNEL": "func_channel.so", "CALLERID": "func_callerid.so", "EPOCH": None,
+    "UNIQUEID": None, "EXTEN": None, "AGISTATUS": None,
+}
+
+
+def test_every_dialplan_application_and_function_is_loaded(rendered: tuple) -> None:  # type: ignore[type-arg]
+    _settings, layout, _configs = rendered
+    text = (layout.host("etc") / "extensions.conf").read_text()
+    applications = set(re.findall(r"^\s*(?:exten => [^,]+,|same => )(?:[\dn]+(?:\(\w+\))?),(\w+)\(", text, re.M))
+    functions = set(re.findall(r"\$\{([A-Z_]+)\(", text))
+    used = applications | functions
+    assert {"Queue", "AGI", "ConfBridge", "IF"} <= used, used
+    unknown = used - set(PROVIDERS)
+    assert not unknown, f"add these to PROVIDERS: {sorted(unknown)}"
+    loaded = set(re.findall(r"^load = (\S+)", (layout.host("etc") / "modules.conf").read_text(), re.M))
+    missing = {name: PROVIDERS[name] for name in used if PROVIDERS[name] and PROVIDERS[name] not in loaded}
+    assert not missing, f"modules.conf.in does not load {missing}"
