@@ -31,6 +31,7 @@ class CallFacts:
     talk_seconds: float | None
     agent: str | None
     rating: str | None
+    line: str | None = None  # the service line's queue; None when our intake did not route the call
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -17,12 +18,19 @@ from routing.seats import SeatEvent
 SHORT_ABANDON_SECONDS = 5.0
 
 
+# Calls our intake did not route (greeted by the dialplan fallback or the classic AGI script).
+UNROUTED = "unrouted"
+
+
 async def call_report(engine: AsyncEngine, settings: Settings, start: datetime, end: datetime) -> dict[str, Any]:
     calls = await _calls(engine, start, end)
     events = await _events(engine, start, end)
     wrapup = float(settings.queue.wrapup_seconds)
     kpis = call_kpis(calls, settings.queue.service_level_seconds, SHORT_ABANDON_SECONDS, wrapup)
     agents = agent_times(events, calls, start, end, wrapup)
+    by_line: dict[str, list[CallFacts]] = defaultdict(list)
+    for call in calls:
+        by_line[call.line or UNROUTED].append(call)
     return {
         "period": {"from": start.isoformat(), "to": end.isoformat()},
         "definitions": {
@@ -31,6 +39,8 @@ async def call_report(engine: AsyncEngine, settings: Settings, start: datetime, 
             "wrapup_seconds": wrapup,
         },
         "calls": asdict(kpis),
+        "lines": {line: asdict(call_kpis(line_calls, settings.queue.service_level_seconds, SHORT_ABANDON_SECONDS,
+                                         wrapup)) for line, line_calls in sorted(by_line.items())},
         "agents": {agent_id: asdict(times) for agent_id, times in sorted(agents.items())},
     }
 
@@ -41,7 +51,7 @@ async def _calls(engine: AsyncEngine, start: datetime, end: datetime) -> list[Ca
         rows = (await connection.execute(query)).all()
     return [
         CallFacts(row.uniqueid, row.caller_number, as_utc(row.started_at), row.outcome, row.wait_seconds,
-                  row.talk_seconds, row.agent, row.rating)
+                  row.talk_seconds, row.agent, row.rating, row.line)
         for row in rows
     ]
 

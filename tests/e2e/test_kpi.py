@@ -59,6 +59,9 @@ async def test_kpis_of_a_sipp_run_equal_its_ground_truth(hotline: Hotline) -> No
     assert kpis["average_wait_seconds"] == round(sum(w for w in waits if w is not None) / 3, 2)
     assert kpis["abandoned_short"] + kpis["abandoned_long"] == 1
     assert kpis["ratings"] == {"satisfied": 1}
+    general = report["lines"]["hotline-general"]
+    assert (general["offered"], general["answered"], general["abandoned"]) == (3, 2, 1)
+    assert sum(line["offered"] for line in report["lines"].values()) == 4, "the greeting's hang-up: unrouted"
     agent = report["agents"]["1032"]
     assert agent["calls_answered"] == 2 and agent["ratings"] == {"satisfied": 1}
     talk = [stored[caller].talk_seconds or 0 for caller in ("13000000001", "13000000003")]
