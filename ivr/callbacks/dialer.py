@@ -25,6 +25,7 @@ from routing.callbacks import MISSED_OUTCOMES, ORIGINATE_REASONS, after_attempt,
 logger = logging.getLogger(__name__)
 ACTION_PREFIX = "hotline-callback-"
 CALLBACK_CONTEXT = "hotline-callback"
+ARRIVED = ("QueueCallerJoin", "AgentConnect", "Hangup")  # a callback channel no longer on its way to the queue
 
 
 class CallbackDialer:
@@ -34,6 +35,9 @@ class CallbackDialer:
         self.store = store
         self.dialling: dict[str, int] = {}  # ActionID → callback id, while the phone rings
         self.channels: dict[str, int] = {}  # the callback channel's uniqueid → callback id
+        # Answered callbacks still hearing the greeting: not yet waiting in the queue, but each will need an
+        # agent, so they count against the free agents as much as the ones still ringing.
+        self.on_the_way: set[str] = set()
         self.background = Background("callback bookkeeping", logger)
         # Told each missed call's number once its callback is recorded (or found recorded already).
         self.recorded_listeners: list[Callable[[str], None]] = []
@@ -58,9 +62,13 @@ class CallbackDialer:
         """AMI sink: the results of our Originates, and which agent took a callback."""
         if name == "OriginateResponse" and fields.get("ActionID", "").startswith(ACTION_PREFIX):
             self.background.spawn(self._attempt_ended(fields))
-        elif name == "AgentConnect" and fields.get("Uniqueid") in self.channels:
+        elif name in ARRIVED and fields.get("Uniqueid") in self.on_the_way:
+            self.on_the_way.discard(fields["Uniqueid"])
+        if name == "AgentConnect" and fields.get("Uniqueid") in self.channels:
             self.background.spawn(self.store.connected_to(fields["Uniqueid"], fields.get("MemberName", ""),
                                                 datetime.now(UTC)))
+        elif name == "Hangup":
+            self.channels.pop(fields.get("Uniqueid", ""), None)
 
     async def run(self) -> None:
         stale = await self.store.abandon_stale_dials(datetime.now(UTC) - timedelta(minutes=2), datetime.now(UTC))
@@ -83,7 +91,7 @@ class CallbackDialer:
         if not self.ami.connected or state.stale or view is None:
             return
         free = sum(member.available for member in view.members.values())
-        allowed = dials_allowed(free, len(view.waiting), len(self.dialling))
+        allowed = dials_allowed(free, len(view.waiting), len(self.dialling) + len(self.on_the_way))
         if allowed == 0:
             return
         now = datetime.now(UTC)
@@ -117,6 +125,7 @@ class CallbackDialer:
         channel = fields.get("Uniqueid") if answered else None
         if channel:
             self.channels[channel] = callback_id
+            self.on_the_way.add(channel)
         callback = await self.store.get(callback_id)
         attempts = callback.attempts if callback else self.settings.callbacks.max_attempts
         await self._record_result(callback_id, result, channel, attempts)
