@@ -64,6 +64,17 @@ class ImportReport:
     discrepancies: list[Reconciliation] = field(default_factory=list)
 
 
+@dataclass
+class ImportTotals:
+    """Counts since the server started (the reports themselves would grow without end)."""
+
+    lines: int = 0
+    malformed: int = 0
+    filled: int = 0
+    inserted: int = 0
+    discrepancies: int = 0
+
+
 @dataclass(frozen=True)
 class Period:
     start: datetime
@@ -117,7 +128,7 @@ class QueueLogImporter:
         self.state_file = state_file
         self.period = period
         self.clock = clock
-        self.totals = ImportReport()
+        self.totals = ImportTotals()
         self._state: ReadState | None = None
         self._lock = asyncio.Lock()
 
@@ -176,10 +187,10 @@ class QueueLogImporter:
 
     def _add_to_totals(self, report: ImportReport) -> None:
         self.totals.lines += report.lines
-        self.totals.malformed += report.malformed
-        self.totals.filled += report.filled
-        self.totals.inserted += report.inserted
-        self.totals.discrepancies += report.discrepancies
+        self.totals.malformed += len(report.malformed)
+        self.totals.filled += len(report.filled)
+        self.totals.inserted += len(report.inserted)
+        self.totals.discrepancies += len(report.discrepancies)
 
     def _load_state(self) -> ReadState:
         if self.state_file is None:

@@ -244,7 +244,7 @@ async def test_the_importer_fills_inserts_and_counts_disagreements(
     inserted = await log.row("4.1")
     assert (inserted["outcome"], inserted["agent"], inserted["started_at"]) == ("answered", "1001", at(0))
     assert summary(await importer.import_new()) == ([], [], [], []), "each call is reconciled once"
-    assert len(importer.totals.discrepancies) == 1
+    assert (importer.totals.filled, importer.totals.inserted, importer.totals.discrepancies) == (1, 1, 1)
 
 
 async def test_a_call_split_across_passes_and_a_restart_is_folded_whole(log: Log) -> None:
