@@ -313,7 +313,17 @@ def _disagreements(call: QueueCall, record: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def is_ready(call: QueueCall, record_ended: bool, now: datetime, settle: timedelta) -> bool:
-    """Whether the call's queue history is over: a final line, and either the record says the call ended or
-    `settle` has passed since (after leaving a stretch of the queue the caller may still come back)."""
-    return call.end in FINAL_ENDS and (record_ended or now - call.last_at >= settle)
+def is_ready(call: QueueCall, record: Mapping[str, Any] | None, now: datetime, settle: timedelta) -> bool:
+    """Whether the call's queue history is over, so that it can be reconciled.
+
+    It needs a final line. After leaving a stretch of the queue the caller may come back, and a record
+    without an end may still be written to by our server (the caller rating the call): those wait
+    `settle`, unless the record says the call ended. A hung-up or answered call nobody recorded is over.
+    """
+    if call.end not in FINAL_ENDS:
+        return False
+    if record is not None and record.get("ended_at") is not None:
+        return True
+    if call.end == QueueEnd.LEFT or record is not None:
+        return now - call.last_at >= settle
+    return True

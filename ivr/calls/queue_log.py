@@ -167,7 +167,7 @@ class QueueLogImporter:
         stored = await self.store.rows_by_uniqueid([call.uniqueid for call in candidates])
         now = self.clock()
         for call in candidates:
-            if is_ready(call, stored.get(call.uniqueid, {}).get("ended_at") is not None, now, SETTLE):
+            if is_ready(call, stored.get(call.uniqueid), now, SETTLE):
                 self._sort(reconcile(call, stored.get(call.uniqueid), self.max_wait_seconds), report)
                 done.add(call.uniqueid)
         await self.save([r.filled | {"uniqueid": r.uniqueid} for r in report.filled + report.inserted])

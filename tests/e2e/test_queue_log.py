@@ -56,7 +56,7 @@ async def test_the_queue_log_agrees_with_the_ami_record_and_restores_what_ami_mi
     async with start_hotline(importing_every(settings, 3600), secrets, asterisk) as hotline:
         began = datetime.now(UTC) - timedelta(seconds=1)
         abandoned = await hotline.unanswered_call("12345", hang_up_after_ms=8_000, caller="13100000001")
-        answered = await hotline.call_answered_by("8041", caller="13100000002")
+        answered = await hotline.call_answered_by("8025", caller="13100000002")
         assert (abandoned.outcome, answered.outcome) == ("abandoned", "answered")
 
         logged = queue_log_calls(hotline)
@@ -80,7 +80,7 @@ async def test_the_queue_log_agrees_with_the_ami_record_and_restores_what_ami_mi
         recovered = await hotline.stored_call(abandoned.uniqueid)
     assert_same_facts(restored, logged[answered.uniqueid], settings.queue.max_wait_seconds)
     assert_same_facts(recovered, logged[abandoned.uniqueid], settings.queue.max_wait_seconds)
-    assert (restored.intake, restored.seat, restored.caller_number) == ("ivr", "8041", "13100000002")
+    assert (restored.intake, restored.seat, restored.caller_number) == ("ivr", "8025", "13100000002")
     assert (recovered.caller_number, recovered.ended_at is not None) == ("13100000001", True)
 
 
@@ -88,7 +88,7 @@ async def test_a_call_made_while_the_server_was_down_gets_its_queue_facts_from_t
     asterisk: AsteriskProcess, settings: Settings, secrets: Secrets
 ) -> None:
     settings = importing_every(settings, 0.5)
-    async with start_hotline(settings, secrets, asterisk) as first, first.agent("8042") as agent:
+    async with start_hotline(settings, secrets, asterisk) as first, first.agent("8026") as agent:
         await first.app[keys.QUEUE_LOG].import_new()  # the log is followed from here on
         await first.stop()  # FastAGI, AMI, the database writer and the queue log import all gone
         citizen = await first.citizen_call("12345", hang_up_after_ms=CONVERSATION_MS, caller="13100000003")
@@ -103,6 +103,6 @@ async def test_a_call_made_while_the_server_was_down_gets_its_queue_facts_from_t
             totals = second.app[keys.QUEUE_LOG].totals
             logged = queue_log_calls(second)[row["uniqueid"]]
     assert row["intake"] == "classic-agi" and row["queue"] == "hotline"
-    assert (row["outcome"], row["agent"], row["seat"]) == ("answered", "1042", "8042")
+    assert (row["outcome"], row["agent"], row["seat"]) == ("answered", "1026", "8026")
     assert row["talk_seconds"] == logged.talk_seconds and row["talk_seconds"] > 0
     assert (totals.filled, totals.inserted, totals.discrepancies) == (1, 0, 0)

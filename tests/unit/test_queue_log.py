@@ -27,8 +27,10 @@ from routing.queue_log import (
     Exited,
     Malformed,
     OtherEvent,
+    QueueCall,
     QueueEnd,
     fold,
+    is_ready,
     parse_line,
     parse_lines,
     queue_outcome,
@@ -134,14 +136,14 @@ def test_a_call_seen_from_its_middle_is_marked_as_not_whole() -> None:
 
 # --- reconciling one call ------------------------------------------------------------------------------------
 
-def the_call(lines: list[str] | None = None) -> object:
+def the_call(lines: list[str] | None = None) -> QueueCall:
     return fold(parse_lines(enumerate(lines or answered_after_a_reentry(), start=1)))["1.1"]
 
 
 def test_a_classic_spool_record_gets_the_facts_it_lacks_and_keeps_its_own() -> None:
     record = {"uniqueid": "1.1", "intake": "classic-agi", "outcome": "answered", "agent": "1001",
               "enqueued_at": at(0), "answered_at": at(11.4), "wait_seconds": 11.4, "ended_at": at(60)}
-    result = reconcile(the_call(), record, MAX_WAIT)  # type: ignore[arg-type]
+    result = reconcile(the_call(), record, MAX_WAIT)
     assert result.filled == {"queue": "hotline", "talk_seconds": 40.0}
     assert result.discrepancies == () and not result.inserted
 
@@ -149,7 +151,7 @@ def test_a_classic_spool_record_gets_the_facts_it_lacks_and_keeps_its_own() -> N
 def test_a_record_whose_queue_events_were_missed_gets_them_and_a_new_outcome() -> None:
     record = {"uniqueid": "1.1", "intake": "ivr", "rating": "satisfied", "handoff": "110",
               "outcome": "hung_up_before_queue", "ended_at": at(60)}
-    result = reconcile(the_call(), record, MAX_WAIT)  # type: ignore[arg-type]
+    result = reconcile(the_call(), record, MAX_WAIT)
     assert result.filled == {"queue": "hotline", "enqueued_at": at(0), "answered_at": at(11), "agent": "1001",
                              "wait_seconds": 11.0, "talk_seconds": 40.0, "outcome": "answered"}
     assert result.discrepancies == ()
@@ -158,7 +160,7 @@ def test_a_record_whose_queue_events_were_missed_gets_them_and_a_new_outcome() -
 def test_disagreements_are_named_and_nothing_is_overwritten() -> None:
     record = {"uniqueid": "1.1", "outcome": "abandoned", "agent": "1002", "enqueued_at": at(0),
               "answered_at": at(9), "wait_seconds": 2.0, "talk_seconds": 40.9, "queue": "hotline"}
-    result = reconcile(the_call(), record, MAX_WAIT)  # type: ignore[arg-type]
+    result = reconcile(the_call(), record, MAX_WAIT)
     assert result.filled == {"ended_at": at(51)}
     assert result.discrepancies == (
         "agent: recorded '1002', queue log '1001'",
@@ -171,16 +173,28 @@ def test_a_left_call_agrees_with_a_callback_or_voicemail_record() -> None:
     call = the_call([qlog(0, "1.1", "ENTERQUEUE", "", "138", 1), qlog(6, "1.1", "EXITWITHTIMEOUT", 1, 1, 6)])
     for outcome in ("callback_requested", "voicemail", "abandoned"):
         record = {"uniqueid": "1.1", "outcome": outcome, "enqueued_at": at(0), "wait_seconds": 6.3}
-        assert reconcile(call, record, MAX_WAIT).discrepancies == ()  # type: ignore[arg-type]
+        assert reconcile(call, record, MAX_WAIT).discrepancies == ()
 
 
 def test_a_call_unknown_to_the_database_is_recorded_with_what_the_log_says() -> None:
-    result = reconcile(the_call(), None, MAX_WAIT)  # type: ignore[arg-type]
+    result = reconcile(the_call(), None, MAX_WAIT)
     assert result.inserted and result.filled == {
         "uniqueid": "1.1", "caller_number": "13800138000", "started_at": at(0), "queue": "hotline",
         "enqueued_at": at(0), "answered_at": at(11), "agent": "1001", "wait_seconds": 11.0, "talk_seconds": 40.0,
         "outcome": "answered", "ended_at": at(51),
     }
+
+
+def test_a_call_is_ready_once_nothing_more_can_change_its_queue_facts() -> None:
+    gave_up = the_call([qlog(0, "1.1", "ENTERQUEUE", "", "138", 1), qlog(4, "1.1", "ABANDON", 1, 1, 4)])
+    left = the_call([qlog(0, "1.1", "ENTERQUEUE", "", "138", 1), qlog(6, "1.1", "EXITWITHTIMEOUT", 1, 1, 6)])
+    talking = the_call(answered_after_a_reentry()[:-1])
+    soon, later = at(7), at(6) + SETTLE
+    assert is_ready(gave_up, None, soon, SETTLE), "hung up and unknown: nothing else will say more"
+    assert not is_ready(gave_up, {"outcome": "in_progress"}, soon, SETTLE)
+    assert is_ready(gave_up, {"ended_at": at(5)}, soon, SETTLE)
+    assert not is_ready(left, None, soon, SETTLE) and is_ready(left, None, later, SETTLE)
+    assert not is_ready(talking, {"ended_at": at(60)}, later, SETTLE)
 
 
 # --- the importer, against a database ------------------------------------------------------------------------
