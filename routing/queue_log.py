@@ -314,16 +314,13 @@ def _disagreements(call: QueueCall, record: Mapping[str, Any]) -> list[str]:
 
 
 def is_ready(call: QueueCall, record: Mapping[str, Any] | None, now: datetime, settle: timedelta) -> bool:
-    """Whether the call's queue history is over, so that it can be reconciled.
+    """Whether the call's queue history is over and its record will not change under us.
 
-    It needs a final line. After leaving a stretch of the queue the caller may come back, and a record
-    without an end may still be written to by our server (the caller rating the call): those wait
-    `settle`, unless the record says the call ended. A hung-up or answered call nobody recorded is over.
+    It needs a final line, and either a record that says the call ended or `settle` since the last line:
+    after leaving a stretch of the queue the caller may come back; an answered caller rates the call before
+    the hang-up is recorded; and a call made while our server was down reaches the database from the classic
+    AGI spool a little after the server returns.
     """
     if call.end not in FINAL_ENDS:
         return False
-    if record is not None and record.get("ended_at") is not None:
-        return True
-    if call.end == QueueEnd.LEFT or record is not None:
-        return now - call.last_at >= settle
-    return True
+    return (record is not None and record.get("ended_at") is not None) or now - call.last_at >= settle

@@ -190,11 +190,13 @@ def test_a_call_is_ready_once_nothing_more_can_change_its_queue_facts() -> None:
     left = the_call([qlog(0, "1.1", "ENTERQUEUE", "", "138", 1), qlog(6, "1.1", "EXITWITHTIMEOUT", 1, 1, 6)])
     talking = the_call(answered_after_a_reentry()[:-1])
     soon, later = at(7), at(6) + SETTLE
-    assert is_ready(gave_up, None, soon, SETTLE), "hung up and unknown: nothing else will say more"
-    assert not is_ready(gave_up, {"outcome": "in_progress"}, soon, SETTLE)
-    assert is_ready(gave_up, {"ended_at": at(5)}, soon, SETTLE)
-    assert not is_ready(left, None, soon, SETTLE) and is_ready(left, None, later, SETTLE)
-    assert not is_ready(talking, {"ended_at": at(60)}, later, SETTLE)
+    assert is_ready(gave_up, {"ended_at": at(5)}, soon, SETTLE), "the record says it ended"
+    assert not is_ready(gave_up, {"outcome": "in_progress"}, soon, SETTLE), "the record is still being written"
+    assert not is_ready(gave_up, None, soon, SETTLE), "the classic spool may bring its record in a moment"
+    assert is_ready(gave_up, None, later, SETTLE)
+    assert not is_ready(left, None, soon, SETTLE), "may come back after the announcement"
+    assert is_ready(left, None, later, SETTLE)
+    assert not is_ready(talking, {"ended_at": at(60)}, later, SETTLE), "no final line yet"
 
 
 # --- the importer, against a database ------------------------------------------------------------------------
