@@ -19,8 +19,9 @@ from ivr.asterisk.layout import AsteriskLayout
 from ivr.callbacks.dialer import CallbackDialer
 from ivr.callbacks.store import CallbackStore
 from ivr.calls import classic_spool
+from ivr.calls.queue_log import QueueLogImporter
 from ivr.calls.store import CallStore, CallWriter
-from ivr.calls.tracker import CallTracker
+from ivr.calls.tracker import CallTracker, Row
 from ivr.db.engine import create_engine, ensure_current
 from ivr.desk import routes as desk
 from ivr.desk.hub import DeskHub
@@ -59,6 +60,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app[keys.LAYOUT] = layout
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_call_recording)
+    app.cleanup_ctx.append(_queue_log)
     app.cleanup_ctx.append(_ami)
     app.cleanup_ctx.append(_agents)
     app.cleanup_ctx.append(_callbacks)
@@ -99,6 +101,24 @@ async def _call_recording(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _queue_log(app: web.Application) -> AsyncIterator[None]:
+    """Completes and checks the call records from Asterisk's queue log (calls made while we were away)."""
+    settings, writer = app[keys.SETTINGS], app[keys.CALL_WRITER]
+
+    async def save(rows: list[Row]) -> None:
+        for row in rows:
+            writer.submit(row)
+
+    importer = QueueLogImporter(app[keys.LAYOUT].queue_log, app[keys.CALL_STORE], save,
+                                settings.queue.max_wait_seconds, settings.data_dir / "queue_log.state")
+    app[keys.QUEUE_LOG] = importer
+    task = asyncio.create_task(importer.run(settings.queue.log_import_seconds), name="queue-log-import")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _ami(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -23,6 +24,7 @@ from ivr.asterisk.layout import AsteriskLayout, choose_layout
 from ivr.asterisk.process import AsteriskProcess, AsteriskStartError
 from ivr.asterisk.sandbox import SandboxError, install_sandbox
 from ivr.asterisk.setup import prepare_instance
+from ivr.calls.queue_log import ImportReport, Period, QueueLogImporter
 from ivr.calls.store import CallStore
 from ivr.db.engine import SchemaOutdated, create_engine, ensure_current, upgrade
 from ivr.db.models import Call
@@ -91,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
                       "queue re-read, or when the agent logs in again)", cmd_agent_skills)
     skills.add_argument("agent_id")
     skills.add_argument("skills", help=SKILLS_HELP)
+    kpi = commands.add_parser("kpi", help="call-side KPIs").add_subparsers(title="actions")
+    reconcile = _command(kpi, "reconcile", "check the call records against Asterisk's queue log and fill what "
+                         "they lack", cmd_kpi_reconcile)
+    reconcile.add_argument("--from", dest="start", type=_moment, default=None,
+                           help="calls that entered the queue from this time (ISO 8601; local time without offset)")
+    reconcile.add_argument("--to", dest="end", type=_moment, default=None,
+                           help="calls that entered the queue before this time")
     call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
     call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
     call.add_argument("--caller", default="13800138000", help="the citizen's number")
@@ -267,6 +276,50 @@ async def _first_agent(settings: Settings) -> tuple[str, str] | None:
         return FIRST_AGENT, await store.add(FIRST_AGENT, "坐席一号")
 
     return await _with_agents(settings, create)
+
+
+def _moment(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time such as 2026-11-25T08:00") from None
+
+
+def cmd_kpi_reconcile(settings: Settings, arguments: argparse.Namespace) -> int:
+    zone = ZoneInfo(settings.timezone)
+    start, end = (moment if moment is None or moment.tzinfo else moment.replace(tzinfo=zone)
+                  for moment in (arguments.start, arguments.end))
+    period = Period(start or datetime.min.replace(tzinfo=UTC), end or datetime.max.replace(tzinfo=UTC))
+    path = choose_layout(settings).queue_log
+    report = _run(_reconcile(settings, path, period))
+    _progress(f"{path}: {report.lines} line(s) read, {len(report.malformed)} malformed")
+    for malformed in report.malformed:
+        print(f"  {malformed}")
+    _progress(f"{len(report.filled)} call(s) completed from the queue log")
+    for result in report.filled:
+        print(f"  {result.uniqueid}: " + ", ".join(f"{k}={_shown(v)}" for k, v in result.filled.items()))
+    _progress(f"{len(report.inserted)} call(s) unknown to the database, recorded from the queue log")
+    for result in report.inserted:
+        print(f"  {result.uniqueid}: outcome {result.filled.get('outcome')}, agent {result.filled.get('agent')}")
+    _progress(f"{len(report.discrepancies)} call(s) whose record disagrees with the queue log")
+    for result in report.discrepancies:
+        print(f"  {result.uniqueid}: " + "; ".join(result.discrepancies))
+    return 0
+
+
+def _shown(value: object) -> str:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+
+
+async def _reconcile(settings: Settings, path: Path, period: Period) -> ImportReport:
+    engine = create_engine(settings.database)
+    try:
+        await ensure_current(engine)
+        store = CallStore(engine)
+        importer = QueueLogImporter(path, store, store.upsert, settings.queue.max_wait_seconds, period=period)
+        return await importer.import_new()
+    finally:
+        await engine.dispose()
 
 
 def cmd_call(settings: Settings, arguments: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.asterisk.layout import AsteriskLayout
 from ivr.callbacks.dialer import CallbackDialer
+from ivr.calls.queue_log import QueueLogImporter
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker
 from ivr.desk.hub import DeskHub
@@ -26,6 +27,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 CALL_STORE = web.AppKey("call_store", CallStore)
 WORK_ORDERS = web.AppKey("work_orders", WorkOrderStore)
 CALL_WRITER = web.AppKey("call_writer", CallWriter)
+QUEUE_LOG = web.AppKey("queue_log", QueueLogImporter)
 TRACKER = web.AppKey("tracker", CallTracker)
 AMI = web.AppKey("ami", AmiClient)
 AGENT_STORE = web.AppKey("agent_store", AgentStore)

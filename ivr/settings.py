@@ -246,6 +246,9 @@ class QueueSettings:
     )
     default_handle_seconds: int = _setting(180, _positive, "handle time assumed before any call was answered")
     service_level_seconds: int = _setting(15, _positive, "GB/T 33358: answered within 15 s")
+    log_import_seconds: float = _setting(
+        30.0, _positive, "how often Asterisk's queue log is read to complete and check the call records"
+    )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.calls.tracker import Row
 from ivr.db.engine import upsert_insert
-from ivr.db.models import Call
+from ivr.db.models import Call, as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,15 @@ class CallStore:
             row = (await connection.execute(select(Call).where(Call.uniqueid == uniqueid))).first()
         return Call(**row._asdict()) if row else None
 
+    async def rows_by_uniqueid(self, uniqueids: Collection[str], chunk: int = 500) -> dict[str, Row]:
+        """The stored calls among `uniqueids`, as rows without their empty fields (times in UTC)."""
+        wanted, found = list(uniqueids), {}
+        async with self.engine.connect() as connection:
+            for start in range(0, len(wanted), chunk):
+                query = select(Call).where(Call.uniqueid.in_(wanted[start : start + chunk]))
+                for row in (await connection.execute(query)).all():
+                    found[row.uniqueid] = {k: _utc(v) for k, v in row._asdict().items() if v is not None}
+        return found
     async def recent_calls(self, number: str, exclude: str, limit: int) -> list[Call]:
         """The caller's latest calls, newest first: what the agent sees when the call pops up."""
         query = (
@@ -108,6 +117,10 @@ class CallStore:
         async with self.engine.connect() as connection:
             row = (await connection.execute(query)).first()
         return Call(**row._asdict()) if row is not None else None
+
+
+def _utc(value: object) -> object:
+    return as_utc(value) if isinstance(value, datetime) else value
 
 
 class CallWriter:
