@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from panoramisk import Manager
@@ -35,7 +35,9 @@ class AmiClient:
         self.settings = settings
         self.password = password
         self.queue_state = queue_state
-        self.sinks: list[EventSink] = [queue_state.handle]
+        self.sinks: list[EventSink] = []  # those that take every event
+        self._sinks_by_event: dict[str, list[EventSink]] = {}
+        self.subscribe(queue_state.handle, queue_state.EVENTS)
         # Called after every full re-read of the queues, before anyone waiting for the re-read is woken.
         self.refresh_listeners: list[Callable[[], Awaitable[None]]] = []
         self.logins = 0
@@ -44,8 +46,13 @@ class AmiClient:
         self.background = Background("AMI follow-up", logger)
         self._refreshed = asyncio.Condition()
 
-    def subscribe(self, sink: EventSink) -> None:
-        self.sinks.append(sink)
+    def subscribe(self, sink: EventSink, events: Iterable[str] | None = None) -> None:
+        """`sink` gets the events named, or every event if none are named."""
+        if events is None:
+            self.sinks.append(sink)
+            return
+        for name in events:
+            self._sinks_by_event.setdefault(name, []).append(sink)
 
     @property
     def connected(self) -> bool:
@@ -112,8 +119,10 @@ class AmiClient:
             await self._refreshed.wait_for(lambda: self.refreshes > after)
 
     def _dispatch(self, _manager: Manager, event: Mapping[str, str]) -> None:
-        name = event.get("Event", "")
-        for sink in self.sinks:
+        """One look-up per event: nothing is called for an event nobody subscribed to."""
+        name = event["Event"]
+        named = self._sinks_by_event.get(name, ())
+        for sink in (*named, *self.sinks) if self.sinks else named:
             try:
                 sink(name, event)
             except Exception:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from ivr import dialplan_variables as var
+from ivr.ami import events
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiError
 from ivr.background import Background
@@ -28,6 +29,8 @@ CALLBACK_CONTEXT = "hotline-callback"
 
 
 class CallbackDialer:
+    EVENTS = (events.ORIGINATE_RESPONSE, events.AGENT_CONNECT)
+
     def __init__(self, settings: Settings, ami: AmiClient, store: CallbackStore) -> None:
         self.settings = settings
         self.ami = ami
@@ -56,9 +59,9 @@ class CallbackDialer:
 
     def handle(self, name: str, fields: Mapping[str, str]) -> None:
         """AMI sink: the results of our Originates, and which agent took a callback."""
-        if name == "OriginateResponse" and fields.get("ActionID", "").startswith(ACTION_PREFIX):
+        if name == events.ORIGINATE_RESPONSE and fields.get("ActionID", "").startswith(ACTION_PREFIX):
             self.background.spawn(self._attempt_ended(fields))
-        elif name == "AgentConnect" and fields.get("Uniqueid") in self.channels:
+        elif name == events.AGENT_CONNECT and fields.get("Uniqueid") in self.channels:
             self.background.spawn(self.store.connected_to(fields["Uniqueid"], fields.get("MemberName", ""),
                                                 datetime.now(UTC)))
 
