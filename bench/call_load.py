@@ -61,6 +61,7 @@ class LevelResult:
     wall_seconds: float
     asterisk_cpu: float  # CPU seconds per wall second (1.0 = one core)
     server_cpu: float
+    call_writes: int  # transactions the call writer made (each carries many calls' rows)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -89,6 +90,7 @@ def error_kinds(workdir: Path) -> Counter[str]:
 async def run_level(hotline: Hotline, asterisk_pid: int, concurrent: int, call_seconds: int) -> LevelResult:
     before = (time.monotonic(), cpu_seconds(asterisk_pid), cpu_seconds(os.getpid()))
     counts_before = await stored_outcomes(hotline)
+    writes_before = hotline.app[keys.CALL_WRITER].writes
     sipp = Sipp(scenario="citizen_hangs_up.xml", target=hotline.sip_target, local_ip=CARRIER_IP, service="12345",
                 variables={"caller": "13800000000"}, pause_ms=call_seconds * 1000, timeout_s=call_seconds + 90,
                 calls=concurrent, rate=50)
@@ -108,6 +110,7 @@ async def run_level(hotline: Hotline, asterisk_pid: int, concurrent: int, call_s
         concurrent, exit_code, failed, delta.get("answered", 0), delta.get("abandoned", 0),
         sum(v for k, v in delta.items() if k not in ("answered", "abandoned")), wall,
         (after[1] - before[1]) / wall, (after[2] - before[2]) / wall,
+        hotline.app[keys.CALL_WRITER].writes - writes_before,
     )
 
 
@@ -145,11 +148,12 @@ def print_table(arguments: argparse.Namespace, results: list[LevelResult]) -> No
     print(f"\n{arguments.agents} agents, each citizen stays {arguments.call_seconds} s after the answer "
           f"(greeting ~5 s, then the queue); CPU = core-seconds per second of wall time")
     print("concurrent  sipp exit  failed  answered  abandoned  other  wall s  Asterisk CPU  server CPU"
-          "  server/Asterisk")
+          "  server/Asterisk  call writes")
     for r in results:
         ratio = r.server_cpu / r.asterisk_cpu if r.asterisk_cpu else float("nan")
         print(f"{r.concurrent:>10}  {r.sipp_exit:>9}  {r.failed_calls:>6}  {r.answered:>8}  {r.abandoned:>9}  "
-              f"{r.other:>5}  {r.wall_seconds:>6.1f}  {r.asterisk_cpu:>12.2f}  {r.server_cpu:>10.2f}  {ratio:>15.2f}")
+              f"{r.other:>5}  {r.wall_seconds:>6.1f}  {r.asterisk_cpu:>12.2f}  {r.server_cpu:>10.2f}  {ratio:>15.2f}  "
+              f"{r.call_writes:>11}")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -25,6 +25,7 @@ from ivr.calls.tracker import CallTracker, Row
 from ivr.db.engine import create_engine, ensure_current
 from ivr.desk import routes as desk
 from ivr.desk.hub import DeskHub
+from ivr.dialplan_variables import CITIZENS_CONTEXT
 from ivr.fastagi import FastAgiServer, Router
 from ivr.handoff import routes as handoff
 from ivr.intake import handlers as intake
@@ -40,7 +41,6 @@ from ivr.workorders import routes as workorders
 from ivr.workorders.store import WorkOrderStore
 
 logger = logging.getLogger(__name__)
-CITIZENS_CONTEXT = "citizens"  # the context name in asterisk_conf/extensions.conf.in
 
 
 def build_router() -> Router[CallContext]:
@@ -124,7 +124,7 @@ async def _queue_log(app: web.Application) -> AsyncIterator[None]:
 async def _ami(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     client = AmiClient(settings.ami, app[keys.SECRETS].ami_password, QueueState())
-    client.subscribe(app[keys.TRACKER].handle)
+    client.subscribe(app[keys.TRACKER].handle, app[keys.TRACKER].events)
     app[keys.AMI] = client
     await client.start()
     yield
@@ -143,7 +143,7 @@ async def _agents(app: web.Application) -> AsyncIterator[None]:
     app[keys.AMI].refresh_listeners.append(reconcile)
     hub = DeskHub(app[keys.TRACKER], app[keys.CALL_STORE], app[keys.WORK_ORDERS], app[keys.SETTINGS].direct_queue)
     app[keys.DESK_HUB] = hub
-    app[keys.AMI].subscribe(hub.handle)
+    app[keys.AMI].subscribe(hub.handle, hub.EVENTS)
     yield
     await hub.close()
 
@@ -152,7 +152,7 @@ async def _callbacks(app: web.Application) -> AsyncIterator[None]:
     dialer = CallbackDialer(app[keys.SETTINGS], app[keys.AMI], CallbackStore(app[keys.ENGINE]))
     app[keys.CALLBACKS] = dialer
     app[keys.TRACKER].finished_listeners.append(dialer.call_finished)
-    app[keys.AMI].subscribe(dialer.handle)
+    app[keys.AMI].subscribe(dialer.handle, dialer.EVENTS)
     task = asyncio.create_task(dialer.run(), name="callback-dialer")
     yield
     task.cancel()

@@ -13,6 +13,8 @@ ENQUEUED = "HOTLINE_ENQUEUED"  # epoch seconds when the caller entered the queue
 CONFERENCE_ROLE = "HOTLINE_CONFERENCE_ROLE"  # "caller" on the citizen's leg of a three-way hand-off
 CALLBACK_ID = "HOTLINE_CALLBACK_ID"  # on a call out to a citizen: which callback it is
 
+CITIZENS_CONTEXT = "citizens"  # the context citizens' calls start in (asterisk_conf/extensions.conf.in)
+
 # The AMI UserEvents by which the dialplan tells the call tracker who greeted the caller, and that the
 # hotline ended a caller's wait (queue.max_wait_seconds).
 INTAKE_EVENT = "HotlineIntake"

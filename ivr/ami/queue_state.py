@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ivr.ami import events
+
 # app_queue's member status numbers (AST_DEVICE_*).
 MEMBER_STATUS = {
     "0": "unknown", "1": "not_in_use", "2": "in_use", "3": "busy", "4": "invalid",
@@ -35,6 +37,9 @@ class QueueView:
 
 
 class QueueState:
+    EVENTS = (events.MEMBER_STATUS, events.MEMBER_ADDED, events.MEMBER_PAUSE, events.MEMBER_REMOVED,
+              events.QUEUE_CALLER_JOIN, events.QUEUE_CALLER_LEAVE)
+
     def __init__(self) -> None:
         self.queues: dict[str, QueueView] = {}
         self.refreshed_at: datetime | None = None
@@ -59,22 +64,37 @@ class QueueState:
         self.stale = False
 
     def handle(self, name: str, fields: Mapping[str, str]) -> None:
-        queue = self.queues.setdefault(fields.get("Queue", ""), QueueView(fields.get("Queue", "")))
-        if name in ("QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause"):
+        """AMI sink for EVENTS."""
+        queue_name = fields.get("Queue", "")
+        queue = self.queues.get(queue_name)
+        if queue is None:
+            queue = self.queues[queue_name] = QueueView(queue_name)
+        if name == events.MEMBER_STATUS:
+            member = self._put_member(queue, fields)
+            self._spread_status(member)
+        elif name in (events.MEMBER_ADDED, events.MEMBER_PAUSE):
             self._put_member(queue, fields)
-        elif name == "QueueMemberRemoved":
+        elif name == events.MEMBER_REMOVED:
             queue.members.pop(fields.get("Interface", ""), None)
-        elif name == "QueueCallerJoin":
+        elif name == events.QUEUE_CALLER_JOIN:
             queue.waiting.add(fields.get("Uniqueid", ""))
-        elif name == "QueueCallerLeave":
+        elif name == events.QUEUE_CALLER_LEAVE:
             queue.waiting.discard(fields.get("Uniqueid", ""))
 
+    def _spread_status(self, member: MemberState) -> None:
+        """The seat's phone state is the same in all its queues, and Asterisk is asked to report it from one
+        queue only (ivr/ami/events.py): the seat's other memberships take it from there."""
+        for view in self.queues.values():
+            other = view.members.get(member.interface)
+            if other is not None:
+                other.status = member.status
+
     @staticmethod
-    def _put_member(queue: QueueView, fields: Mapping[str, str]) -> None:
+    def _put_member(queue: QueueView, fields: Mapping[str, str]) -> MemberState:
         interface = fields.get("Interface") or fields.get("Location") or fields.get("StateInterface", "")
         known = queue.members.get(interface)
         penalty = fields.get("Penalty")
-        queue.members[interface] = MemberState(
+        member = queue.members[interface] = MemberState(
             interface=interface,
             name=fields.get("MemberName") or fields.get("Name") or interface,
             status=MEMBER_STATUS.get(fields.get("Status", "0"), "unknown"),
@@ -82,6 +102,7 @@ class QueueState:
             calls_taken=int(fields.get("CallsTaken") or 0),
             penalty=int(penalty) if penalty and penalty.isdigit() else (known.penalty if known else 0),
         )
+        return member
 
     def seat(self, interface: str) -> MemberState | None:
         """The seat as any of its queues reports it (its phone's state is the same in all)."""

@@ -12,7 +12,9 @@ import six
 
 import routing
 from ivr import dialplan_variables
+from ivr.ami.events import event_filters
 from ivr.asterisk.layout import DEBIAN_DATA_DIR, DEBIAN_MODULE_DIR, AsteriskLayout
+from ivr.dialplan_variables import CITIZENS_CONTEXT
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 
@@ -81,6 +83,7 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "ami_port": settings.ami.port,
         "ami_username": settings.ami.username,
         "ami_password": secrets.ami_password,
+        "event_filters": "\n".join(f.line() for f in event_filters(settings.direct_queue, CITIZENS_CONTEXT)),
         "intake_event": dialplan_variables.INTAKE_EVENT,
         "queue_end_event": dialplan_variables.QUEUE_END_EVENT,
         "announce_seconds": queue.announce_seconds,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from ivr import dialplan_variables as var
+from ivr.ami import events
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiError
 from ivr.background import Background
@@ -25,10 +26,13 @@ from routing.callbacks import MISSED_OUTCOMES, ORIGINATE_REASONS, after_attempt,
 logger = logging.getLogger(__name__)
 ACTION_PREFIX = "hotline-callback-"
 CALLBACK_CONTEXT = "hotline-callback"
-ARRIVED = ("QueueCallerJoin", "AgentConnect", "Hangup")  # a callback channel no longer on its way to the queue
+# A callback channel no longer on its way to the queue.
+ARRIVED = (events.QUEUE_CALLER_JOIN, events.AGENT_CONNECT, events.HANGUP)
 
 
 class CallbackDialer:
+    EVENTS = (events.ORIGINATE_RESPONSE, events.AGENT_CONNECT, events.QUEUE_CALLER_JOIN, events.HANGUP)
+
     def __init__(self, settings: Settings, ami: AmiClient, store: CallbackStore) -> None:
         self.settings = settings
         self.ami = ami
@@ -60,14 +64,14 @@ class CallbackDialer:
 
     def handle(self, name: str, fields: Mapping[str, str]) -> None:
         """AMI sink: the results of our Originates, and which agent took a callback."""
-        if name == "OriginateResponse" and fields.get("ActionID", "").startswith(ACTION_PREFIX):
+        if name == events.ORIGINATE_RESPONSE and fields.get("ActionID", "").startswith(ACTION_PREFIX):
             self.background.spawn(self._attempt_ended(fields))
         elif name in ARRIVED and fields.get("Uniqueid") in self.on_the_way:
             self.on_the_way.discard(fields["Uniqueid"])
-        if name == "AgentConnect" and fields.get("Uniqueid") in self.channels:
+        if name == events.AGENT_CONNECT and fields.get("Uniqueid") in self.channels:
             self.background.spawn(self.store.connected_to(fields["Uniqueid"], fields.get("MemberName", ""),
                                                 datetime.now(UTC)))
-        elif name == "Hangup":
+        elif name == events.HANGUP:
             self.channels.pop(fields.get("Uniqueid", ""), None)
 
     async def run(self) -> None:

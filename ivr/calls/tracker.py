@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ivr.ami import events
 from ivr.dialplan_variables import INTAKE_EVENT, QUEUE_END_EVENT
 from routing.call_outcome import Outcome, QueueFacts, final_outcome
 from routing.lines import place_among
@@ -91,14 +92,14 @@ class CallTracker:
         # Called with each call's final record when it ends (after it is published).
         self.finished_listeners: list[Callable[[CallRecord], None]] = []
         self._handlers: dict[str, Callable[[Mapping[str, str]], None]] = {
-            "Newchannel": self._new_channel,
-            "QueueCallerJoin": self._queue_join,
-            "AgentConnect": self._agent_connect,
-            "QueueCallerAbandon": self._abandon,
-            "QueueCallerLeave": self._queue_leave,
-            "AgentComplete": self._agent_complete,
-            "Hangup": self._hangup,
-            "UserEvent": self._user_event,
+            events.NEWCHANNEL: self._new_channel,
+            events.QUEUE_CALLER_JOIN: self._queue_join,
+            events.AGENT_CONNECT: self._agent_connect,
+            events.QUEUE_CALLER_ABANDON: self._abandon,
+            events.QUEUE_CALLER_LEAVE: self._queue_leave,
+            events.AGENT_COMPLETE: self._agent_complete,
+            events.HANGUP: self._hangup,
+            events.USER_EVENT: self._user_event,
         }
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ivr.ami import events
 from ivr.ami.queue_state import MEMBER_STATUS
 from ivr.background import Background
 from ivr.calls.store import CallStore
@@ -21,10 +22,11 @@ from ivr.db.models import as_utc
 from ivr.workorders.store import WorkOrderStore
 
 logger = logging.getLogger(__name__)
-SEAT_EVENTS = {"QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded", "QueueMemberRemoved"}
 
 
 class DeskHub:
+    EVENTS = (events.AGENT_CONNECT, *events.SEAT_EVENTS)
+
     def __init__(self, tracker: CallTracker, store: CallStore, work_orders: WorkOrderStore, seat_queue: str) -> None:
         self.tracker = tracker
         self.store = store
@@ -44,16 +46,16 @@ class DeskHub:
         agent_id = fields.get("MemberName", "")
         if not self.sockets.get(agent_id):
             return
-        if name == "AgentConnect":
+        if name == events.AGENT_CONNECT:
             self.background.spawn(self._screen_pop(agent_id, fields))
-        elif name in SEAT_EVENTS and fields.get("Queue") == self.seat_queue:
+        elif name in events.SEAT_EVENTS and fields.get("Queue") == self.seat_queue:
             self.background.spawn(self._send(agent_id, {
                 "type": "seat",
                 "seat": fields.get("Interface", "").removeprefix("PJSIP/"),
                 "phone": MEMBER_STATUS.get(fields.get("Status", ""), "unknown"),
                 "paused": fields.get("Paused") == "1",
                 "reason": fields.get("PausedReason") or None,
-                "removed": name == "QueueMemberRemoved",
+                "removed": name == events.MEMBER_REMOVED,
             }))
 
     async def _screen_pop(self, agent_id: str, fields: Mapping[str, str]) -> None:

@@ -4,7 +4,6 @@ way back to the agent who took their order. The decisions are routing's; this mo
 from __future__ import annotations
 
 from ivr import dialplan_variables as var
-from ivr.fastagi import AgiCall
 from ivr.intake.context import CallContext
 from ivr.lines import lines_of
 from ivr.settings import Settings
@@ -49,12 +48,15 @@ def line_named(ctx: CallContext, queue: str | None) -> Line:
     return next((line for line in lines if line.queue == queue), line_for_key(lines, ""))
 
 
-async def enter(call: AgiCall, entry: Entry) -> None:
-    await call.set_variable(var.QUEUE, entry.queue)
-    await call.set_variable(var.QUEUE_PRIO, str(entry.priority))
-    await call.set_variable(var.QUEUE_MIN_PENALTY, str(entry.min_penalty))
-    await call.set_variable(var.QUEUE_MAX_PENALTY, str(entry.max_penalty))
-    await call.set_variable(var.STRETCH, str(entry.stretch_seconds))
+def entry_variables(entry: Entry) -> dict[str, str]:
+    """What the dialplan's Queue() step reads, to be set with the step's other variables in one go."""
+    return {
+        var.QUEUE: entry.queue,
+        var.QUEUE_PRIO: str(entry.priority),
+        var.QUEUE_MIN_PENALTY: str(entry.min_penalty),
+        var.QUEUE_MAX_PENALTY: str(entry.max_penalty),
+        var.STRETCH: str(entry.stretch_seconds),
+    }
 
 
 def _members_of(ctx: CallContext, queue: str) -> int:

@@ -13,7 +13,7 @@ from ivr.calls.store import CallerHistory
 from ivr.db.models import WorkOrder, as_utc
 from ivr.fastagi import AgiCall, Router
 from ivr.intake.context import CallContext
-from ivr.intake.entry import chosen_line, enter, first_entry, line_keys
+from ivr.intake.entry import chosen_line, entry_variables, first_entry, line_keys
 
 REPEAT_WINDOW = timedelta(hours=24)
 
@@ -40,11 +40,11 @@ async def hotline_intake(call: AgiCall, ctx: CallContext) -> None:
     order = facts.open_order if facts else None
     entry = first_entry(ctx, line, order.agent if order else None, flagged=order is not None)
     ctx.services.tracker.routed(call.uniqueid, line.queue, entry.priority)
-    await call.set_variable(var.LINE, line.queue)
-    await enter(call, entry)
+    variables = {var.LINE: line.queue, **entry_variables(entry)}
     if facts is not None:
-        await call.set_variable(var.PRIOR_CALLS, str(facts.history.prior_calls))
-        await call.set_variable(var.REPEAT_CALLER, "1" if _is_repeat(facts.history) else "0")
+        variables[var.PRIOR_CALLS] = str(facts.history.prior_calls)
+        variables[var.REPEAT_CALLER] = "1" if _is_repeat(facts.history) else "0"
+    await call.set_variables(variables)
     ctx.log.info("greeted %s (prior calls: %s), line %s, entering %s%s", call.caller_number,
                  facts.history.prior_calls if facts else "unknown", line.name, entry.queue,
                  f" for order {order.id} of agent {order.agent}" if order else "")

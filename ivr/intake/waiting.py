@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from ivr import dialplan_variables as var
 from ivr.fastagi import AgiCall, Router
 from ivr.intake.context import CallContext
-from ivr.intake.entry import enter, line_named, next_entry
+from ivr.intake.entry import entry_variables, line_named, next_entry
 from routing.callbacks import callback_day
 from routing.estimate import expected_wait_seconds, place_prompt, wait_prompt
 
@@ -22,9 +22,8 @@ async def hotline_waiting(call: AgiCall, ctx: CallContext) -> None:
     line = line_named(ctx, record.line if record else await call.get_variable(var.LINE))
     waited = (datetime.now(UTC) - record.enqueued_at).total_seconds() if record and record.enqueued_at else 0.0
     entry = next_entry(ctx, line, waited, record.priority if record else 0)
-    await enter(call, entry)
     place = ctx.services.tracker.queue_position(call.uniqueid)
-    await call.set_variable(var.POSITION, str(place))
+    await call.set_variables({**entry_variables(entry), var.POSITION: str(place)})
     wait = await _expected_wait(ctx, line.queue, place)
     if wait > ctx.settings.queue.overflow_wait_seconds and ctx.services.callbacks is not None:
         key = await call.get_data(ctx.prompt("overflow-offer"), KEY_WAIT_MS, 1)

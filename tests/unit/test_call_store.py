@@ -100,3 +100,37 @@ async def test_rows_unwritten_at_shutdown_are_spooled_and_taken_back(tmp_path: P
     assert await restarted.drain(timeout=2)
     task.cancel()
     assert store.rows["1.1"]["started_at"] == START
+
+
+class CountingStore(FlakyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.batches: list[list[Row]] = []
+        self.written = asyncio.Event()
+
+    async def upsert(self, rows: list[Row]) -> None:
+        self.batches.append(rows)
+        await super().upsert(rows)
+        self.written.set()
+
+
+async def test_a_calls_partial_rows_gather_into_one_write_and_its_last_row_does_not_wait(tmp_path: Path) -> None:
+    store = CountingStore()
+    writer = CallWriter(store, tmp_path / "spool.jsonl", gather_seconds=5.0)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    writer.submit({"uniqueid": "1.1", "caller_number": "138", "outcome": "in_progress"})
+    writer.submit({"uniqueid": "1.2", "caller_number": "139", "outcome": "in_progress"})
+    await asyncio.sleep(0.2)
+    writer.submit({"uniqueid": "1.1", "agent": "8001", "outcome": "answered"})
+    assert store.batches == [], "partial rows wait for more"
+
+    writer.submit({"uniqueid": "1.1", "ended_at": START, "outcome": "answered"})
+    async with asyncio.timeout(1):
+        await store.written.wait()
+    assert len(store.batches) == 1 and len(store.batches[0]) == 2, "one write, one row per call"
+    assert store.rows["1.1"] == {"uniqueid": "1.1", "caller_number": "138", "agent": "8001", "ended_at": START,
+                                 "outcome": "answered"}
+    writer.submit({"uniqueid": "1.2", "outcome": "abandoned"})
+    assert await writer.drain(timeout=1), "a drain does not wait for the gathering"
+    task.cancel()

@@ -889,3 +889,13 @@ def test_parse_reply_refuses_garbage(line: str) -> None:
 def test_quote_escapes_quotes_and_backslashes(value: str, quoted: str) -> None:
     assert quote(value) == quoted
     assert "\n" not in quote(value)
+
+
+async def test_set_variables_is_one_mset_and_values_it_would_misread_go_alone(harness: Harness) -> None:
+    server, fake, outcome = await harness.run_flow(lambda call: call.set_variables(
+        {"HOTLINE_QUEUE": "hotline-general", "QUEUE_PRIO": "0", "HOTLINE_NOTE": "a,b"}))
+
+    assert await fake.answer("200 result=0") == "EXEC MSet HOTLINE_QUEUE=hotline-general,QUEUE_PRIO=0"
+    assert await fake.answer("200 result=1") == 'SET VARIABLE HOTLINE_NOTE "a,b"'
+    assert await settle(outcome) is None
+    await harness.sessions_done(server)

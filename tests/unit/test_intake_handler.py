@@ -118,11 +118,21 @@ class Flow:
             await hotline_intake(self.call, self.ctx)
 
     def variables(self) -> dict[str, str]:
-        return {c.args[0]: c.args[1] for c in self.call.set_variable.await_args_list}
+        return {c.args[0]: c.args[1] for c in self.awaited() if c[0] == "set_variable"}
 
     def awaited(self) -> list[Any]:
-        """Every await on the call, in order (set_variable and stream_file alike)."""
-        return [c for c in self.call.mock_calls if c[0] in {"set_variable", "stream_file"}]
+        """Every await on the call, in order (set_variable and stream_file alike); the variables set together
+        by set_variables as if one by one, in their order."""
+        calls: list[Any] = []
+        for c in self.call.mock_calls:
+            if c[0] == "set_variables":
+                calls.extend(mock.call.set_variable(name, value) for name, value in c.args[0].items())
+            elif c[0] in {"set_variable", "stream_file"}:
+                calls.append(c)
+        return calls
+
+    def round_trips(self) -> int:
+        return sum(1 for c in self.call.mock_calls if c[0] in {"set_variable", "set_variables", "stream_file"})
 
 
 @pytest.fixture(autouse=True)
@@ -151,6 +161,7 @@ async def test_greets_marks_and_reports_history_in_order(callflow_logs: pytest.L
         mock.call.set_variable("HOTLINE_PRIOR_CALLS", "3"),
         mock.call.set_variable("HOTLINE_REPEAT_CALLER", "1"),
     ]
+    assert flow.round_trips() == 4, "intake mark, greeting, greeted mark, then the rest in one go"
     assert warnings(callflow_logs) == []
     infos = [r.getMessage() for r in callflow_logs.records if r.name == CALLFLOW_LOG]
     assert infos == [f"[{UID}] greeted {CALLER} (prior calls: 3), line general, entering hotline-general"]

@@ -48,3 +48,22 @@ def test_a_lost_connection_makes_it_stale_until_reread() -> None:
     assert state.summary()["stale"] is True
     state.replace(STATUS_REPLY)
     assert state.summary()["stale"] is False
+
+
+def test_a_seat_status_from_one_queue_holds_in_all_its_queues() -> None:
+    """Asterisk reports a seat's phone state from the direct queue only (ivr/ami/events.py)."""
+    state = QueueState()
+    member = {"Interface": "PJSIP/8001", "MemberName": "1001", "Status": "1", "Paused": "0"}
+    for queue, penalty in (("hotline-general", "0"), ("hotline-english", "2"), ("hotline-direct", "1")):
+        state.handle("QueueMemberAdded", {**member, "Queue": queue, "Penalty": penalty})
+    state.handle("QueueMemberPause", {**member, "Queue": "hotline-english", "Paused": "1"})
+
+    state.handle("QueueMemberStatus", {**member, "Queue": "hotline-direct", "Status": "2"})
+
+    general, english = state.queues["hotline-general"], state.queues["hotline-english"]
+    assert general.members["PJSIP/8001"].status == english.members["PJSIP/8001"].status == "in_use"
+    assert english.members["PJSIP/8001"].paused and english.members["PJSIP/8001"].penalty == 2, \
+        "pause and penalty stay the queue's own"
+    state.handle("QueueMemberStatus", {**member, "Queue": "hotline-direct", "Status": "1"})
+    assert general.members["PJSIP/8001"].available and not english.members["PJSIP/8001"].available
+    assert state.summary()["queues"]["hotline-general"] == {"members": 1, "available": 1, "waiting": 0}

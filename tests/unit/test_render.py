@@ -77,7 +77,12 @@ def test_manager_is_loopback_only_with_a_generated_secret(rendered: tuple) -> No
     values = dict(user)
     assert values["secret"] == ensure_secrets(settings).ami_password
     assert values["permit"] == "127.0.0.1/255.255.255.255"
-    assert ("eventfilter", "Event: QueueCaller") in user
+    filters = {name: value for name, value in user if name.startswith("eventfilter")}
+    assert filters["eventfilter(action(include),name(QueueCallerJoin))"] == ""
+    assert filters["eventfilter(action(include),name(QueueMemberStatus),header(Queue),method(exact))"] == \
+        "hotline-direct", "a seat's phone state once, from the queue every logged-in seat is in"
+    assert filters["eventfilter(action(include),name(Newchannel),header(Context),method(exact))"] == "citizens"
+    assert not any(name.startswith("eventfilter") and "(" not in name for name in filters), "no regex filters"
 
 
 def test_carrier_identified_by_address_and_forty_seats_with_passwords(rendered: tuple) -> None:  # type: ignore[type-arg]
