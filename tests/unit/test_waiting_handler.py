@@ -41,7 +41,10 @@ class Waiting:
         call.uniqueid = uniqueid
         call.stream_file.return_value = ""
         await hotline_waiting(call, CallContextFactory(self.services)(call))
-        return {c.args[0]: c.args[1] for c in call.set_variable.await_args_list}
+        variables = {c.args[0]: c.args[1] for c in call.set_variable.await_args_list}
+        for together in call.set_variables.await_args_list:  # one MSet
+            variables |= dict(together.args[0])
+        return variables
 
 
 async def test_fallback_agents_may_answer_once_the_caller_has_waited_a_minute() -> None:
