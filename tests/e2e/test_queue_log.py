@@ -104,7 +104,7 @@ async def test_a_call_made_while_the_server_was_down_gets_its_queue_facts_from_t
             )
             totals = second.app[keys.QUEUE_LOG].totals
             logged = queue_log_calls(second)[row["uniqueid"]]
-    assert row["intake"] == "classic-agi" and row["queue"] == "hotline"
+    assert row["intake"] == "classic-agi" and row["queue"] == "hotline-general"
     assert (row["outcome"], row["agent"], row["seat"]) == ("answered", "1026", "8026")
     assert row["talk_seconds"] == logged.talk_seconds and row["talk_seconds"] > 0
     assert (totals.filled, totals.inserted, totals.discrepancies) == (1, 0, 0)
