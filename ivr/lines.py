@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ivr.settings import Settings
-from routing.lines import Line
+from routing.lines import Line, Relax
 
 
 def lines_of(settings: Settings) -> list[Line]:
@@ -13,3 +13,7 @@ def lines_of(settings: Settings) -> list[Line]:
 
 def seat_index(settings: Settings, seat: str) -> int:
     return int(seat) - settings.sip.first_seat + 1
+
+
+def relax_steps(settings: Settings) -> list[Relax]:
+    return [Relax(step.after_seconds, step.max_penalty) for step in settings.routing.relax]

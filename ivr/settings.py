@@ -376,8 +376,6 @@ def _tables(kind: Any, raw: Any) -> tuple[Any, ...]:
             raw = json.loads(raw)
         except json.JSONDecodeError:
             raise ValueError("expected a list of tables (JSON in an environment variable or --set)") from None
-    if isinstance(raw, tuple) and all(dataclasses.is_dataclass(item) for item in raw):
-        return raw
     if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
         raise ValueError("expected a list of tables")
     built = []

@@ -6,6 +6,7 @@ import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -16,8 +17,10 @@ from ivr.calls.store import CallerHistory, CallStore
 from ivr.calls.tracker import CallTracker
 from ivr.db.models import WorkOrder
 from ivr.fastagi import AgiCall
+from ivr.lines import lines_of, relax_steps
 from ivr.settings import Settings
 from ivr.workorders.store import WorkOrderStore
+from routing.lines import Line, Relax
 
 logger = logging.getLogger("ivr.callflow")
 
@@ -40,6 +43,20 @@ class Services:
     callbacks: CallbackStore | None = None  # for the callbacks they ask for
     work_orders: WorkOrderStore | None = None  # for the drafts made from voicemail
     voicemail_dir: Path | None = None  # where Asterisk records voicemail, as the server sees it
+
+    # The routing rules as routing/ takes them, derived from the settings once, not on every call.
+    @cached_property
+    def lines(self) -> list[Line]:
+        return lines_of(self.settings)
+
+    @cached_property
+    def relax(self) -> list[Relax]:
+        return relax_steps(self.settings)
+
+    @cached_property
+    def line_keys(self) -> str:
+        """The keys that pick a line during the greeting."""
+        return "".join(line.key for line in self.lines)
 
 
 @dataclass(frozen=True)

@@ -5,22 +5,12 @@ from __future__ import annotations
 
 from ivr import dialplan_variables as var
 from ivr.intake.context import CallContext
-from ivr.lines import lines_of
-from ivr.settings import Settings
-from routing.lines import Entry, Line, Relax, direct_entry, line_entry, line_for_key
-
-
-def relax_steps(settings: Settings) -> list[Relax]:
-    return [Relax(step.after_seconds, step.max_penalty) for step in settings.routing.relax]
-
-
-def line_keys(settings: Settings) -> str:
-    return "".join(line.key for line in settings.routing.lines)
+from routing.lines import Entry, Line, direct_entry, line_entry, line_for_key
 
 
 def chosen_line(ctx: CallContext, key: str) -> Line:
     """The line of the key pressed; the default line when no agent of that line is logged in at all."""
-    lines = lines_of(ctx.settings)
+    lines = ctx.services.lines
     line = line_for_key(lines, key)
     if line.key and not _members_of(ctx, line.queue):
         ctx.log.info("line %s has nobody logged in: the caller goes to the default line", line.name)
@@ -36,15 +26,15 @@ def first_entry(ctx: CallContext, line: Line, order_agent: str | None, flagged: 
     seat = _free_seat_of(ctx, order_agent) if order_agent else None
     if seat is not None:
         return direct_entry(settings.direct_queue, seat, priority, settings.queue.ring_seconds)
-    return line_entry(line, 0, relax_steps(settings), settings.queue.announce_seconds, priority)
+    return line_entry(line, 0, ctx.services.relax, settings.queue.announce_seconds, priority)
 
 
 def next_entry(ctx: CallContext, line: Line, waited: float, priority: int) -> Entry:
-    return line_entry(line, waited, relax_steps(ctx.settings), ctx.settings.queue.announce_seconds, priority)
+    return line_entry(line, waited, ctx.services.relax, ctx.settings.queue.announce_seconds, priority)
 
 
 def line_named(ctx: CallContext, queue: str | None) -> Line:
-    lines = lines_of(ctx.settings)
+    lines = ctx.services.lines
     return next((line for line in lines if line.queue == queue), line_for_key(lines, ""))
 
 

@@ -13,7 +13,7 @@ from ivr.calls.store import CallerHistory
 from ivr.db.models import WorkOrder, as_utc
 from ivr.fastagi import AgiCall, Router
 from ivr.intake.context import CallContext
-from ivr.intake.entry import chosen_line, entry_variables, first_entry, line_keys
+from ivr.intake.entry import chosen_line, entry_variables, first_entry
 
 REPEAT_WINDOW = timedelta(hours=24)
 
@@ -31,7 +31,7 @@ async def hotline_intake(call: AgiCall, ctx: CallContext) -> None:
     lookup = asyncio.create_task(_look_up(call, ctx))
     try:
         await call.set_variable(var.INTAKE, "ivr")
-        key = await call.stream_file(ctx.prompt("greeting"), line_keys(ctx.settings))
+        key = await call.stream_file(ctx.prompt("greeting"), ctx.services.line_keys)
         await call.set_variable(var.GREETED, "1")
         facts = await lookup
     finally:
