@@ -38,6 +38,9 @@ from ivr.settings import Settings
 from ivr.web import health
 from ivr.web.auth import auth_middleware
 from ivr.workorders import routes as workorders
+from ivr.workorders.directory import Directory
+from ivr.workorders.queries import OrderQueries
+from ivr.workorders.service import OrderService
 from ivr.workorders.store import WorkOrderStore
 
 logger = logging.getLogger(__name__)
@@ -78,7 +81,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await ensure_current(engine)
     app[keys.ENGINE] = engine
     app[keys.CALL_STORE] = CallStore(engine)
-    app[keys.WORK_ORDERS] = WorkOrderStore(engine)
+    app[keys.WORK_ORDERS] = WorkOrderStore(engine, app[keys.SETTINGS].timezone)
+    directory = Directory(engine)
+    app[keys.DIRECTORY] = directory
+    app[keys.ORDERS] = OrderService(engine, directory, app[keys.SETTINGS].workorders, app[keys.SETTINGS].timezone)
+    app[keys.ORDER_QUERIES] = OrderQueries(engine)
     yield
     await engine.dispose()
 

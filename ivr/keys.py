@@ -18,6 +18,9 @@ from ivr.fastagi import FastAgiServer
 from ivr.intake.context import CallContext
 from ivr.secrets import Secrets
 from ivr.settings import Settings
+from ivr.workorders.directory import Directory
+from ivr.workorders.queries import OrderQueries
+from ivr.workorders.service import OrderService
 from ivr.workorders.store import WorkOrderStore
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -35,3 +38,6 @@ AGENT_SERVICE = web.AppKey("agent_service", AgentService)
 DESK_HUB = web.AppKey("desk_hub", DeskHub)
 CALLBACKS = web.AppKey("callbacks", CallbackDialer)
 FASTAGI = web.AppKey("fastagi", FastAgiServer[CallContext])
+DIRECTORY = web.AppKey("directory", Directory)
+ORDERS = web.AppKey("orders", OrderService)
+ORDER_QUERIES = web.AppKey("order_queries", OrderQueries)

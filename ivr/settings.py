@@ -15,6 +15,7 @@ import tomllib
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -273,6 +274,25 @@ class EmergencySettings:
     endpoint: str = _setting("carrier", doc="the PJSIP endpoint (trunk) they are dialled through")
 
 
+def _iso_dates(value: tuple[str, ...]) -> tuple[str, ...]:
+    for item in value:
+        date.fromisoformat(item)
+    return value
+
+
+@dataclass(frozen=True)
+class WorkOrderSettings:
+    holidays: tuple[str, ...] = _setting(
+        (), _iso_dates, "days off (YYYY-MM-DD) for years the chinese-calendar package does not know yet")
+    workdays: tuple[str, ...] = _setting((), _iso_dates, "make-up working days (调休) for those years")
+    extension_max_days: int = _setting(10, _positive, "most working days one extension (延期) may ask for")
+    duplicate_days: int = _setting(30, _positive, "open orders this recent are shown as possible duplicates")
+    supervision_interval: float = _setting(60.0, _positive, "seconds between runs of the 督办 scheduler")
+    attachment_max_mb: float = _setting(20.0, _positive, "largest file a department may attach")
+    knowledge_review_warning_days: int = _setting(
+        14, _positive, "knowledge entries due for review this soon are flagged to their department")
+
+
 @dataclass(frozen=True)
 class AsteriskSettings:
     mode: str = _setting("auto", _one_of("auto", "sandbox", "system"), "sandbox: Asterisk in a chroot")
@@ -303,6 +323,7 @@ class Settings:
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     emergency: EmergencySettings = field(default_factory=EmergencySettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
     prompts: PromptSettings = field(default_factory=PromptSettings)
 
     @property

@@ -61,8 +61,14 @@ def deadline(start: datetime, working_days: int, timezone: str, pauses: Sequence
     local = start.astimezone(zone)
     if working_days == 0:
         return datetime.combine(local.date() + DAY, time(), zone)
-    remaining = timedelta(days=working_days)
-    cursor = local
+    return add_working_time(local, timedelta(days=working_days), timezone, pauses, is_workday)
+
+
+def add_working_time(start: datetime, amount: timedelta, timezone: str, pauses: Sequence[Pause] = (),
+                     is_workday: Callable[[date], bool] = official_workday) -> datetime:
+    """The moment when `amount` of working time has passed after `start` (pauses not counting)."""
+    zone = ZoneInfo(timezone)
+    remaining, cursor = amount, start.astimezone(zone)
     while True:
         day_end = datetime.combine(cursor.date() + DAY, time(), zone)
         if is_workday(cursor.date()):
@@ -94,6 +100,19 @@ def _advance(cursor: datetime, remaining: timedelta, day_end: datetime, pauses: 
             remaining -= before
         cursor = max(cursor, pause.end)
     return cursor + remaining
+
+
+def working_time_within(pause: Pause, timezone: str,
+                        is_workday: Callable[[date], bool] = official_workday) -> timedelta:
+    """How much working time a period took (a return under review moves the deadline by this much)."""
+    zone = ZoneInfo(timezone)
+    total, cursor = timedelta(), pause.start.astimezone(zone)
+    while cursor < pause.end:
+        next_day = datetime.combine(cursor.date() + DAY, time(), zone)
+        if is_workday(cursor.date()):
+            total += min(next_day, pause.end) - cursor
+        cursor = next_day
+    return total
 
 
 def working_days_between(start: datetime, end: datetime, timezone: str,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -96,17 +96,212 @@ class Callback(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class WorkOrder(Base):
-    """A citizen's request (工单). For now only drafts from voicemail; dispatch and deadlines come next."""
+class Department(Base):
+    """A unit orders are dispatched to: a municipal department, a district, a street office or a community."""
 
-    __tablename__ = "work_orders"
+    __tablename__ = "departments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # draft, open, closed
-    source: Mapped[str] = mapped_column(String(16))  # voicemail, phone
-    caller_number: Mapped[str | None] = mapped_column(String(64), index=True)
-    call_uniqueid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)  # what the catalogue and the CLI name it by
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="municipal")  # municipal, district, street, community
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    """A person who logs in to the web with a password: department staff, department admins, administrators."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the login name
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))  # department_staff, department_admin, supervisor, administrator
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CatalogueEntry(Base):
+    """A line of the dispatch catalogue (派单目录): the topic, its department and its time limits."""
+
+    __tablename__ = "catalogue_entries"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)  # also the Open311 service_code
+    topic: Mapped[str] = mapped_column(String(200))
+    group: Mapped[str] = mapped_column(String(100), default="")
+    department_code: Mapped[str] = mapped_column(String(64))
+    keywords: Mapped[str] = mapped_column(Text, default="")  # comma-separated
+    days: Mapped[str] = mapped_column(Text, default="{}")  # JSON: working days per order type
+    count_from: Mapped[str] = mapped_column(String(16), default="dispatch")  # dispatch or sign
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WorkOrder(Base):
+    """A citizen's request (工单), from intake to the return visit. `status` is the lifecycle state."""
+
+    __tablename__ = "work_orders"
+    __table_args__ = (
+        Index("ix_work_orders_number_history", "caller_number", "id"),
+        Index("ix_work_orders_lead_inbox", "lead_department_id", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)  # readable: local date + id
+    status: Mapped[str] = mapped_column(String(16), index=True)  # routing.lifecycle states
+    source: Mapped[str] = mapped_column(String(16))  # the channel: phone, voicemail, sms, web, api, mailbox
+    caller_number: Mapped[str | None] = mapped_column(String(64))  # the citizen's phone
+    citizen_name: Mapped[str | None] = mapped_column(String(100))
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    type: Mapped[str] = mapped_column(String(16), default="consultation")  # routing.lifecycle.TYPES
+    topic: Mapped[str | None] = mapped_column(String(32))  # catalogue code
+    address: Mapped[str | None] = mapped_column(String(300))
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
+    call_uniqueid: Mapped[str | None] = mapped_column(String(64), unique=True)  # the call it was taken on
     audio_path: Mapped[str | None] = mapped_column(String(300))  # the recording, as the server sees it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     agent: Mapped[str | None] = mapped_column(String(32))  # who took it: a repeat caller is routed back to them
     content: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[str | None] = mapped_column(Text)  # the lead department's answer
+    lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    final_ruling: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension: Mapped[str] = mapped_column(String(16), default="none")
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    client: Mapped[str | None] = mapped_column(String(64))  # the Open311 client (API key name) that filed it
+
+
+class OrderDepartment(Base):
+    """A department on an order: the lead (主办) or an assisting one (协办), each signing and replying."""
+
+    __tablename__ = "order_departments"
+    __table_args__ = (
+        UniqueConstraint("order_id", "department_id"),
+        Index("ix_order_departments_inbox", "department_id", "done", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    role: Mapped[str] = mapped_column(String(16))  # lead or assisting
+    dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reply: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # while a return was under review
+    done: Mapped[bool] = mapped_column(Boolean, default=False)  # replied, or taken off the order
+
+
+class OrderEvent(Base):
+    """The order's history and audit trail: every change, and every view of a confidential order."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(64))  # user or agent id, "system", or "api:<client>"
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))  # a lifecycle action, "create", "edit", "view", "attach"
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[str | None] = mapped_column(Text)  # JSON: reason code, legal basis, new deadline…
+
+
+class OrderCall(Base):
+    """The calls an order came from (the first, and the citizen's later calls about it)."""
+
+    __tablename__ = "order_calls"
+    __table_args__ = (UniqueConstraint("order_id", "call_uniqueid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    call_uniqueid: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Attachment(Base):
+    """A file on an order: the call's recording, a department's photo or document."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # recording, file
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(400))  # as the server sees it
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    added_by: Mapped[str] = mapped_column(String(64))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SupervisionEvent(Base):
+    """A 督办 step sent: one per order, department, step and handling round (so the scheduler is idempotent)."""
+
+    __tablename__ = "supervision_events"
+    __table_args__ = (UniqueConstraint("order_department_id", "step", "round"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_department_id: Mapped[int] = mapped_column(ForeignKey("order_departments.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    step: Mapped[str] = mapped_column(String(32))  # warning, reminder, notice, public, escalation
+    round: Mapped[int] = mapped_column(Integer, default=0)  # re-handling (重办) starts a new round
+    recipient: Mapped[str] = mapped_column(String(32))  # the role it goes to
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class KnowledgeEntry(Base):
+    """A knowledge-base answer for consultations (政策问答), owned and kept current by a department."""
+
+    __tablename__ = "knowledge_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    topic: Mapped[str | None] = mapped_column(String(32))  # catalogue code
+    source: Mapped[str] = mapped_column(String(300), default="")  # the document it rests on
+    effective_on: Mapped[date | None] = mapped_column(Date)
+    review_on: Mapped[date | None] = mapped_column(Date, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class KnowledgeUse(Base):
+    """An answer given from the knowledge base: it makes a consultation count as resolved at first contact."""
+
+    __tablename__ = "knowledge_uses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("knowledge_entries.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    agent: Mapped[str] = mapped_column(String(32))
+    call_uniqueid: Mapped[str | None] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
+
+
+class ApiKey(Base):
+    """An Open311 client (a WeChat mini-program, an app, a city portal): only the key's hash is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the key
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.engine import upsert_insert
 from ivr.db.models import WorkOrder
+from routing import lifecycle
 
-OPEN_STATUSES = ("draft", "open")
+OPEN_STATUSES = tuple(sorted(lifecycle.OPEN))
+
+
+def order_number(order_id: int, now: datetime, zone: ZoneInfo) -> str:
+    """The centre's local date and the id: readable, unique, and digits only so it can be keyed on a phone."""
+    return f"{now.astimezone(zone):%Y%m%d}{order_id:06d}"
 
 
 class WorkOrderStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, timezone: str = "Asia/Shanghai") -> None:
         self.engine = engine
+        self.zone = ZoneInfo(timezone)
         self._insert = upsert_insert(engine)
         # Built once (the values go as parameters): it runs for every call's greeting, and building it was
         # most of the look-up's CPU with 200 calls in bench/call_load.py.
@@ -30,21 +38,27 @@ class WorkOrderStore:
     async def add_voicemail_draft(self, caller: str, uniqueid: str, audio_path: str, now: datetime) -> None:
         """One draft per call, however often the hang-up handler reports it."""
         statement = self._insert(WorkOrder).values(
-            status="draft", source="voicemail", caller_number=caller, call_uniqueid=uniqueid,
-            audio_path=audio_path, created_at=now,
-        ).on_conflict_do_nothing(index_elements=["call_uniqueid"])
+            status=lifecycle.DRAFT, source="voicemail", caller_number=caller, call_uniqueid=uniqueid,
+            audio_path=audio_path, created_at=now, updated_at=now,
+        ).on_conflict_do_nothing(index_elements=["call_uniqueid"]).returning(WorkOrder.id)
         async with self.engine.begin() as connection:
-            await connection.execute(statement)
+            order_id = (await connection.execute(statement)).scalar_one_or_none()
+            if order_id is not None:
+                await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id)
+                                         .values(number=order_number(order_id, now, self.zone)))
 
     async def add_from_call(self, caller: str | None, uniqueid: str, agent: str, content: str,
                             now: datetime) -> int:
         """The order an agent takes during a call (the full intake form comes with dispatch)."""
         statement = insert(WorkOrder).values(
-            status="open", source="phone", caller_number=caller, call_uniqueid=uniqueid, agent=agent,
-            content=content, created_at=now,
+            status=lifecycle.ACCEPTED, source="phone", caller_number=caller, call_uniqueid=uniqueid, agent=agent,
+            content=content, created_at=now, updated_at=now,
         ).returning(WorkOrder.id)
         async with self.engine.begin() as connection:
-            return int((await connection.execute(statement)).scalar_one())
+            order_id = int((await connection.execute(statement)).scalar_one())
+            await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id)
+                                     .values(number=order_number(order_id, now, self.zone)))
+            return order_id
 
     async def latest_open(self, number: str, since: datetime) -> WorkOrder | None:
         """The caller's newest order still open (a draft or an open order) created since `since`."""
