@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 from aiohttp import web
 from sqlalchemy import select
@@ -294,3 +295,13 @@ async def start_hotline(settings: Settings, secrets: Secrets, asterisk: Asterisk
     finally:
         if not hotline.stopped:
             await runner.cleanup()
+
+
+async def log_in(session: aiohttp.ClientSession, url: str, body: Mapping[str, str]) -> dict[str, Any]:
+    """Logs in (an agent with agent_id and pin to /api/session, a user with user and password to
+    /api/portal/session) and sends the session's CSRF token with every later request, as the pages do."""
+    async with session.post(url, json=dict(body)) as response:
+        answer = await response.json()
+        assert response.status == 200, answer
+    session.headers["X-CSRF-Token"] = answer["csrf"]
+    return dict(answer)

@@ -1,4 +1,5 @@
-"""PINs are stored as scrypt hashes; a PIN is digits so that it can be keyed on a phone too."""
+"""PINs are stored as argon2id hashes (older scrypt hashes still verify); a PIN is digits so that it can be
+keyed on a phone too. Hashing takes tens of milliseconds on purpose: callers run it off the event loop."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+
+from ivr.web.passwords import hash_password, verify_password
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -15,12 +18,16 @@ def new_pin(length: int = 6) -> str:
 
 
 def hash_pin(pin: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(pin.encode(), salt=salt, **SCRYPT)
-    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+    return hash_password(pin)
 
 
 def verify_pin(pin: str, stored: str) -> bool:
+    if stored.startswith("$argon2"):
+        return verify_password(pin, stored)
+    return _verify_scrypt(pin, stored)
+
+
+def _verify_scrypt(pin: str, stored: str) -> bool:
     try:
         scheme, salt, digest = stored.split("$")
     except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -67,7 +68,7 @@ class AgentStore:
 
     async def check_pin(self, agent_id: str, pin: str) -> Agent | None:
         agent = await self.get(agent_id)
-        if agent is None or not agent.active or not verify_pin(pin, agent.pin_hash):
+        if agent is None or not agent.active or not await asyncio.to_thread(verify_pin, pin, agent.pin_hash):
             return None
         return agent
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ivr import keys
 from ivr.agents.errors import AgentError, BadCredentials
-from ivr.web.auth import AGENT_ID, COOKIE, SESSION_SECONDS, issue_token
+from ivr.web.auth import AGENT_ID, end_session, session_response
 from routing.seats import PAUSE_REASONS
 
 STATIC = Path(__file__).with_name("static")
@@ -55,10 +55,8 @@ async def create_session(request: web.Request) -> web.Response:
         recent.append(time.monotonic())
         raise BadCredentials("wrong agent id or PIN")
     failures.pop(key, None)
-    response = web.json_response({"agent": {"id": agent.id, "name": agent.name}})
-    token = issue_token(request.app[keys.SECRETS].web_secret, agent.id)
-    response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, httponly=True, samesite="Strict")
-    return response
+    return session_response(request.app[keys.SECRETS].web_secret, agent.id,
+                            {"agent": {"id": agent.id, "name": agent.name}})
 
 
 def _forget_old(failures: defaultdict[str, deque[float]]) -> None:
@@ -69,7 +67,7 @@ def _forget_old(failures: defaultdict[str, deque[float]]) -> None:
 
 async def delete_session(request: web.Request) -> web.Response:
     response = web.json_response({"ok": True})
-    response.del_cookie(COOKIE)
+    end_session(response)
     return response
 
 

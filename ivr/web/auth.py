@@ -1,4 +1,11 @@
-"""Sessions for the web desk: an HMAC-signed cookie naming the agent, and JSON errors as data."""
+"""Web sessions: an HMAC-signed cookie naming an agent (PIN log-in) or a user (password log-in), a CSRF token
+for every change, and JSON errors as data.
+
+CSRF: the session cookie is HttpOnly and SameSite=Strict; on top of that every POST, PUT, PATCH and DELETE must
+carry the session's CSRF token in the X-CSRF-Token header. The token is an HMAC of the session token, handed
+out at log-in (in the answer and in a script-readable cookie), so a page on another site can neither read nor
+forge it.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +21,17 @@ from aiohttp.typedefs import Middleware
 from ivr.agents.errors import AgentError
 
 COOKIE = "hotline_session"
+CSRF_COOKIE = "hotline_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+USER_PREFIX = "user:"  # a session subject that is a web user (department, supervisor, administrator), not an agent
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_SECONDS = 12 * 3600  # one shift
 AGENT_ID = web.RequestKey("agent_id", str)
-OPEN_PATHS = {("POST", "/api/session"), ("GET", "/healthz")}
+USER_ID = web.RequestKey("user_id", str)
+OPEN_PATHS = {("POST", "/api/session"), ("POST", "/api/portal/session"), ("GET", "/healthz")}
+# What a web user (not an agent) may reach; the desk's seat and call routes are for agents.
+USER_PATHS = ("/api/orders", "/api/portal", "/api/knowledge", "/api/catalogue", "/api/departments",
+              "/api/reports")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -37,6 +52,25 @@ def check_token(secret: str, token: str, now: float | None = None) -> str | None
     return agent_id if int(expires) > (now or time.time()) else None
 
 
+def csrf_token(secret: str, session_token: str) -> str:
+    return _sign(secret, "csrf." + session_token)
+
+
+def session_response(secret: str, subject: str, body: dict[str, object]) -> web.Response:
+    """The log-in answer: the body with the CSRF token in it, the session and CSRF cookies set."""
+    token = issue_token(secret, subject)
+    csrf = csrf_token(secret, token)
+    response = web.json_response({**body, "csrf": csrf})
+    response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, httponly=True, samesite="Strict")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=SESSION_SECONDS, httponly=False, samesite="Strict")
+    return response
+
+
+def end_session(response: web.StreamResponse) -> None:
+    response.del_cookie(COOKIE)
+    response.del_cookie(CSRF_COOKIE)
+
+
 def _sign(secret: str, payload: str) -> str:
     digest = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
@@ -50,13 +84,29 @@ def auth_middleware(secret: str) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(("/api/", "/ws")) and (request.method, request.path) not in OPEN_PATHS:
-            agent_id = check_token(secret, request.cookies.get(COOKIE, ""))
-            if agent_id is None:
-                return error_response(401, "not-authenticated", "log in first")
-            request[AGENT_ID] = agent_id
+            refusal = _authenticate(request, secret)
+            if refusal is not None:
+                return refusal
         try:
             return await handler(request)
         except AgentError as exc:
             return error_response(exc.status, exc.error_id, str(exc), exc.details)
 
     return middleware
+
+
+def _authenticate(request: web.Request, secret: str) -> web.Response | None:
+    token = request.cookies.get(COOKIE, "")
+    subject = check_token(secret, token)
+    if subject is None:
+        return error_response(401, "not-authenticated", "log in first")
+    if request.method in UNSAFE_METHODS and not hmac.compare_digest(
+            request.headers.get(CSRF_HEADER, "").encode(), csrf_token(secret, token).encode()):
+        return error_response(403, "csrf", f"the {CSRF_HEADER} header is missing or does not match the session")
+    if subject.startswith(USER_PREFIX):
+        if not request.path.startswith(USER_PATHS):
+            return error_response(403, "agents-only", "this part of the API is for agents at their desk")
+        request[USER_ID] = subject.removeprefix(USER_PREFIX)
+    else:
+        request[AGENT_ID] = subject
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ class Directory:
     async def check_password(self, user_id: str, password: str) -> Actor | None:
         async with self.engine.connect() as connection:
             user = (await connection.execute(select(User).where(User.id == user_id, User.active))).first()
-        if user is None or not verify_password(password, user.password_hash):
+        if user is None or not await asyncio.to_thread(verify_password, password, user.password_hash):
             return None
         if needs_rehash(user.password_hash):
             async with self.engine.begin() as connection:

@@ -11,7 +11,7 @@ import pytest
 
 from ivr import keys
 from ivr.democall import Sipp
-from tests.helpers import CARRIER_IP, Hotline, run_sipp, wait
+from tests.helpers import CARRIER_IP, Hotline, log_in, run_sipp, wait
 
 pytestmark = pytest.mark.asterisk
 SERVICE_PORT = 15070  # the carrier contact in the test settings: the "110" SIPp listens there
@@ -23,7 +23,7 @@ async def test_an_agent_hands_the_caller_to_110_and_it_is_logged_on_the_call(hot
                    local_port=SERVICE_PORT, timeout_s=90)
     jar = aiohttp.CookieJar(unsafe=True)
     async with run_sipp(service) as police, hotline.agent("8036"), aiohttp.ClientSession(cookie_jar=jar) as desk:
-        assert (await desk.post(hotline.web_url + "/api/session", json={"agent_id": "1036", "pin": pin})).ok
+        await log_in(desk, hotline.web_url + "/api/session", {"agent_id": "1036", "pin": pin})
         nothing = await desk.post(hotline.web_url + "/api/call/handoff", json={"number": "110"})
         assert nothing.status == 409 and (await nothing.json())["error_id"] == "no-call"
 
@@ -50,7 +50,7 @@ async def test_a_three_way_hand_off_keeps_the_agent_on_until_the_caller_leaves(h
                    local_port=SERVICE_PORT, timeout_s=90)
     jar = aiohttp.CookieJar(unsafe=True)
     async with run_sipp(service) as fire, hotline.agent("8035"), aiohttp.ClientSession(cookie_jar=jar) as desk:
-        assert (await desk.post(hotline.web_url + "/api/session", json={"agent_id": "1035", "pin": pin})).ok
+        await log_in(desk, hotline.web_url + "/api/session", {"agent_id": "1035", "pin": pin})
         connected = hotline.expect_ami_event(lambda name, f: name == "AgentConnect" and f.get("MemberName") == "1035")
         finished = hotline.expect_finished_call()
         citizen = asyncio.create_task(hotline.citizen_call("12345", hang_up_after_ms=15_000, caller="13600136001"))

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from ivr import keys
-from tests.helpers import CONVERSATION_MS, Hotline, wait
+from tests.helpers import CONVERSATION_MS, Hotline, log_in, wait
 
 pytestmark = pytest.mark.asterisk
 
@@ -41,8 +41,7 @@ async def test_kpis_of_a_sipp_run_equal_its_ground_truth(hotline: Hotline) -> No
     async with hotline.app[keys.ENGINE].begin() as connection:
         await connection.exec_driver_sql("UPDATE agents SET role = 'supervisor' WHERE id = '9001'")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        login = await session.post(hotline.web_url + "/api/session", json={"agent_id": "9001", "pin": supervisor_pin})
-        assert login.status == 200
+        await log_in(session, hotline.web_url + "/api/session", {"agent_id": "9001", "pin": supervisor_pin})
         period = {"from": began.isoformat(), "to": ended.isoformat()}
         async with session.get(hotline.web_url + "/api/reports/calls", params=period) as response:
             report = await response.json()
@@ -73,6 +72,6 @@ async def test_kpis_of_a_sipp_run_equal_its_ground_truth(hotline: Hotline) -> No
 async def test_reports_are_for_supervisors_only(hotline: Hotline) -> None:
     pin = await hotline.ensure_agent("1033", "普通坐席")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        await session.post(hotline.web_url + "/api/session", json={"agent_id": "1033", "pin": pin})
+        await log_in(session, hotline.web_url + "/api/session", {"agent_id": "1033", "pin": pin})
         async with session.get(hotline.web_url + "/api/reports/calls") as response:
             assert response.status == 403 and (await response.json())["error_id"] == "forbidden"

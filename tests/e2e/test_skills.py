@@ -16,7 +16,7 @@ from ivr import keys
 from ivr.db.models import Call
 from ivr.democall import Sipp
 from ivr.settings import RelaxStep, Settings
-from tests.helpers import CARRIER_IP, Hotline, agent_for, run_sipp, wait
+from tests.helpers import CARRIER_IP, Hotline, agent_for, log_in, run_sipp, wait
 
 pytestmark = pytest.mark.asterisk
 
@@ -99,8 +99,7 @@ async def test_a_line_caller_reaches_a_fallback_agent_only_once_the_wait_has_rel
 async def take_order(hotline: Hotline, agent_id: str, pin: str, uniqueid: str) -> int:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(hotline.web_url, cookie_jar=jar) as session:
-        async with session.post("/api/session", json={"agent_id": agent_id, "pin": pin}) as response:
-            assert response.status == 200, await response.text()
+        await log_in(session, "/api/session", {"agent_id": agent_id, "pin": pin})
         async with session.post("/api/workorders", json={"content": "路灯不亮", "call": uniqueid}) as response:
             assert response.status == 201, await response.text()
             return int((await response.json())["id"])

@@ -28,7 +28,7 @@ from ivr.db.models import Agent, AgentEvent
 from ivr.desk.routes import setup_routes
 from ivr.secrets import Secrets
 from ivr.settings import LineSettings, RoutingSettings, Settings
-from ivr.web.auth import COOKIE, SESSION_SECONDS, auth_middleware, issue_token
+from ivr.web.auth import COOKIE, CSRF_HEADER, SESSION_SECONDS, auth_middleware, csrf_token, issue_token
 from routing.seats import Fix, SeatEvent
 
 SECRET = "desk-test-secret"
@@ -105,6 +105,7 @@ class Desk:
         self.client.session.cookie_jar.clear()
         response = await self.client.post("/api/session", json={"agent_id": agent_id, "pin": self.pins[agent_id]})
         assert response.status == 200, await response.text()
+        self.client.session.headers[CSRF_HEADER] = (await response.json())["csrf"]
 
     async def call(self, method: str, path: str, status: int, body: Any = None) -> dict[str, Any]:
         response = await self.client.request(method, path, json=body)
@@ -579,3 +580,16 @@ async def test_a_cookie_with_a_non_ascii_signature_is_not_authenticated(desk: De
     response = await desk.client.get("/api/me", headers={"Cookie": f"{COOKIE}=1001.9999999999.é"})
     assert response.status == 401
     assert error_id(await response.json()) == "not-authenticated"
+
+
+async def test_a_change_without_the_sessions_csrf_token_is_refused(desk: Desk) -> None:
+    """A page on another site can make the browser send the cookie, but cannot read the CSRF token."""
+    await desk.log_in("1001")
+    token = desk.client.session.headers.pop(CSRF_HEADER)
+    assert error_id(await desk.call("POST", "/api/seat", 403, {"seat": "8001"})) == "csrf"
+    desk.client.session.headers[CSRF_HEADER] = csrf_token(SECRET, issue_token(SECRET, "1002"))  # another session's
+    assert error_id(await desk.call("POST", "/api/seat", 403, {"seat": "8001"})) == "csrf"
+    assert desk.ami.sent == [], "nothing reached Asterisk"
+    assert (await desk.call("GET", "/api/me", 200))["seat"] is None, "reading needs no token"
+    desk.client.session.headers[CSRF_HEADER] = token
+    assert (await desk.call("POST", "/api/seat", 200, {"seat": "8001"}))["seat"]["number"] == "8001"

@@ -1,4 +1,4 @@
-"""PINs (salted scrypt hashes) and the desk's signed session tokens."""
+"""PINs (salted argon2id hashes; older scrypt hashes still verify) and the desk's signed session tokens."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_new_pin_is_six_digits_and_varies() -> None:
 def test_hash_is_salted_so_the_same_pin_hashes_differently() -> None:
     first, second = hash_pin("123456"), hash_pin("123456")
     assert first != second
-    assert first.startswith("scrypt$") and "123456" not in first
+    assert first.startswith("$argon2id$") and "123456" not in first
     assert verify_pin("123456", first) and verify_pin("123456", second)
 
 
@@ -36,14 +36,15 @@ def test_verify_accepts_the_right_pin_only() -> None:
     assert not verify_pin("2040600", stored)
 
 
-@pytest.mark.parametrize("stored", ["", "204060", "plain$text", "md5$AAAA$AAAA", "scrypt$$", "scrypt$a$b$c"])
-def test_verify_rejects_a_stored_value_that_is_not_a_scrypt_hash(stored: str) -> None:
+@pytest.mark.parametrize(
+    "stored", ["", "204060", "plain$text", "md5$AAAA$AAAA", "scrypt$$", "scrypt$a$b$c", "$argon2id$broken"])
+def test_verify_rejects_a_stored_value_that_is_not_a_hash(stored: str) -> None:
     assert verify_pin("204060", stored) is False
 
 
 def test_verify_rejects_a_hash_of_another_scheme_with_the_same_parts() -> None:
-    _, salt, digest = hash_pin("204060").split("$")
-    assert not verify_pin("204060", f"bcrypt${salt}${digest}")
+    stored = hash_pin("204060")
+    assert not verify_pin("204060", stored.replace("$argon2id$", "$argon2x$"))
 
 
 def test_verify_rejects_a_scrypt_hash_with_corrupt_base64() -> None:
@@ -96,3 +97,15 @@ def test_malformed_token_is_rejected(token: str) -> None:
 
 def test_token_with_a_non_ascii_signature_is_rejected() -> None:
     assert check_token(SECRET, "1001.1900000000.é", now=NOW) is None
+
+
+def test_a_pin_hashed_with_scrypt_before_argon2_still_verifies() -> None:
+    import base64
+    import hashlib
+
+    from ivr.agents.pins import SCRYPT
+
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(b"204060", salt=salt, **SCRYPT)
+    stored = "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+    assert verify_pin("204060", stored) and not verify_pin("204061", stored)

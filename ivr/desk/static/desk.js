@@ -36,10 +36,16 @@ function applyLocale() {
   if (state) render(state);
 }
 
+// The session's CSRF token, which the server set in a cookie this page (and only this site) can read.
+function csrfToken() {
+  const found = document.cookie.split("; ").find((item) => item.startsWith("hotline_csrf="));
+  return found ? decodeURIComponent(found.slice("hotline_csrf=".length)) : "";
+}
+
 async function api(method, path, body) {
   const response = await fetch(path, {
     method, credentials: "same-origin",
-    headers: body ? { "Content-Type": "application/json" } : {},
+    headers: { ...(body ? { "Content-Type": "application/json" } : {}), "X-CSRF-Token": csrfToken() },
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = await response.json();
