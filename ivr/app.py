@@ -42,6 +42,7 @@ from ivr.workorders.directory import Directory
 from ivr.workorders.queries import OrderQueries
 from ivr.workorders.service import OrderService
 from ivr.workorders.store import WorkOrderStore
+from ivr.workorders.supervision import SupervisionScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app.cleanup_ctx.append(_agents)
     app.cleanup_ctx.append(_callbacks)
     app.cleanup_ctx.append(_fastagi)
+    app.cleanup_ctx.append(_supervision)
     health.setup_routes(app)
     desk.setup_routes(app)
     reports.setup_routes(app)
@@ -84,7 +86,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.WORK_ORDERS] = WorkOrderStore(engine, app[keys.SETTINGS].timezone)
     directory = Directory(engine)
     app[keys.DIRECTORY] = directory
-    app[keys.ORDERS] = OrderService(engine, directory, app[keys.SETTINGS].workorders, app[keys.SETTINGS].timezone)
+    settings = app[keys.SETTINGS]
+    app[keys.ORDERS] = OrderService(engine, directory, settings.workorders, settings.timezone,
+                                    settings.data_dir / "attachments")
     app[keys.ORDER_QUERIES] = OrderQueries(engine)
     yield
     await engine.dispose()
@@ -181,3 +185,14 @@ async def _fastagi(app: web.Application) -> AsyncIterator[None]:
     await server.start()
     yield
     await server.stop()
+
+
+async def _supervision(app: web.Application) -> AsyncIterator[None]:
+    """The 督办 scheduler: sends the ladder's steps as they fall due (its state is in the database)."""
+    settings, orders = app[keys.SETTINGS], app[keys.ORDERS]
+    scheduler = SupervisionScheduler(app[keys.ENGINE], settings.timezone, orders.calendar)
+    task = asyncio.create_task(scheduler.run(settings.workorders.supervision_interval), name="supervision")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -177,6 +177,20 @@ class OrderQueries:
                     entry["reasons"].append(reason)
         return list(found.values())
 
+    async def notices(self, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
+        """督办 notices for the actor: their department's, or for the centre the public notices and escalations."""
+        query = (select(SupervisionEvent.step, SupervisionEvent.recipient, SupervisionEvent.sent_at,
+                        SupervisionEvent.due_at, WorkOrder.id, WorkOrder.number)
+                 .join(WorkOrder, WorkOrder.id == SupervisionEvent.order_id)
+                 .order_by(SupervisionEvent.id.desc()).limit(limit))
+        if actor.in_department:
+            query = query.join(OrderDepartment, OrderDepartment.id == SupervisionEvent.order_department_id).where(
+                OrderDepartment.department_id == actor.department_id)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [{"step": r.step, "recipient": r.recipient, "sent_at": _time(r.sent_at), "due_at": _time(r.due_at),
+                 "order": r.id, "number": r.number} for r in rows]
+
     async def count_open(self) -> int:
         async with self.engine.connect() as connection:
             return int((await connection.execute(select(func.count()).select_from(WorkOrder).where(

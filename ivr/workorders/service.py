@@ -8,10 +8,13 @@ people acting at once cannot both win: the second gets ChangedMeanwhile and read
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path, PurePath
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -93,8 +96,10 @@ class Loaded:
 
 
 class OrderService:
-    def __init__(self, engine: AsyncEngine, directory: Directory, settings: WorkOrderSettings, timezone: str) -> None:
+    def __init__(self, engine: AsyncEngine, directory: Directory, settings: WorkOrderSettings, timezone: str,
+                 files: Path) -> None:
         self.engine = engine
+        self.files = files  # attachments, one folder per order
         self.directory = directory
         self.settings = settings
         self.zone = ZoneInfo(timezone)
@@ -193,6 +198,35 @@ class OrderService:
         """Views of confidential orders are part of the audit trail."""
         async with self.engine.begin() as connection:
             await self._event(connection, order_id, actor, "view", None, None, now)
+
+    async def attach(self, order_id: int, actor: Actor, name: str, content_type: str, data: bytes,
+                     now: datetime) -> int:
+        """A file on the order (a photo of the repair, a written reply); the department must be on the order."""
+        loaded = await self.load(order_id, actor)
+        if len(data) > self.settings.attachment_max_mb * 1024 * 1024:
+            raise BadOrder(f"the file is over {self.settings.attachment_max_mb:g} MB", field="file")
+        if not data:
+            raise BadOrder("the file is empty", field="file")
+        safe = "".join(c for c in PurePath(name).name if c.isalnum() or c in "._-（）()") or "file"
+        path = self.files / str(order_id) / f"{uuid.uuid4().hex[:12]}-{safe[-100:]}"
+        await asyncio.to_thread(_write_file, path, data)
+        async with self.engine.begin() as connection:
+            attachment_id = int((await connection.execute(insert(Attachment).values(
+                order_id=order_id, kind="file", name=safe, path=str(path), content_type=content_type[:100],
+                size=len(data), added_by=actor.name, department_id=actor.department_id, added_at=now,
+            ).returning(Attachment.id))).scalar_one())
+            await self._event(connection, order_id, actor, "attach", loaded.row.status, loaded.row.status, now,
+                              note=safe)
+        return attachment_id
+
+    async def attachment(self, order_id: int, attachment_id: int, actor: Actor) -> Any:
+        await self.load(order_id, actor)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(Attachment).where(
+                Attachment.id == attachment_id, Attachment.order_id == order_id))).first()
+        if row is None:
+            raise OrderNotFound(f"no attachment {attachment_id} on order {order_id}")
+        return row
 
     # Effects of each action, beyond the state the rules compute
 
@@ -393,6 +427,11 @@ class OrderService:
                 OrderEvent.order_id == order_id, OrderEvent.action == action).order_by(OrderEvent.id.desc())
                 .limit(1))).scalar_one_or_none()
         return dict(json.loads(data)) if data else {}
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _same_time(stored: datetime | None) -> Any:

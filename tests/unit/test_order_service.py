@@ -3,7 +3,9 @@ extensions, merges, re-handling; department isolation and masking. On SQLite and
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from ivr.workorders.directory import Directory
 from ivr.workorders.errors import ActionRefused, BadOrder, ChangedMeanwhile, OrderNotFound
 from ivr.workorders.queries import OrderQueries
 from ivr.workorders.service import Intake, OrderService
+from ivr.workorders.supervision import SupervisionScheduler
 
 # Tuesday 2026-11-24 10:00 in Shanghai: an ordinary working week.
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -39,7 +42,8 @@ async def setup(engine: AsyncEngine) -> tuple[OrderService, OrderQueries, dict[s
         {"code": "0901", "topic": "爆管", "department": "water", "keywords": ["爆管"], "emergency": True},
     ])
     staff = {code: Actor(f"{code}.staff", "department_staff", department_id) for code, department_id in ids.items()}
-    return OrderService(engine, directory, WorkOrderSettings(), "Asia/Shanghai"), OrderQueries(engine), staff
+    service = OrderService(engine, directory, WorkOrderSettings(), "Asia/Shanghai", Path(tempfile.mkdtemp()))
+    return service, OrderQueries(engine), staff
 
 
 def complaint(**changes: object) -> Intake:
@@ -195,3 +199,26 @@ async def test_bad_intake_is_refused_with_the_field_named(engine: AsyncEngine) -
         with pytest.raises(BadOrder) as refused:
             await service.create(bad, AGENT, NOW)
         assert refused.value.details["field"] == field
+
+
+async def test_the_supervision_ladder_is_sent_once_each_step_and_waits_while_returned(engine: AsyncEngine) -> None:
+    service, queries, staff = await setup(engine)
+    order = await service.create(complaint(), AGENT, NOW)
+    await service.act(order.id, "dispatch", AGENT, NOW)  # due Tuesday 2026-12-01 10:00 Shanghai
+    scheduler = SupervisionScheduler(engine, "Asia/Shanghai", service.calendar)
+    assert await scheduler.run_once(NOW + timedelta(days=5)) == 0, "Sunday: the warning comes on Monday 10:00"
+    assert await scheduler.run_once(NOW + timedelta(days=6, hours=1)) == 1
+    assert await scheduler.run_once(NOW + timedelta(days=6, hours=2)) == 0, "sent once"
+    # A restart long after the deadline catches up with the reminder and the notice in one round.
+    assert await scheduler.run_once(NOW + timedelta(days=8, hours=1)) == 2
+    notices = await queries.notices(staff["urban"])
+    assert [n["step"] for n in notices] == ["notice", "reminder", "warning"]
+    assert await queries.notices(staff["housing"]) == []
+
+    other = await service.create(complaint(call_uniqueid="9.9"), AGENT, NOW)
+    await service.act(other.id, "dispatch", AGENT, NOW)
+    await service.act(other.id, "return", staff["urban"], NOW, {"reason_code": "x", "legal_basis": "y"})
+    assert await scheduler.run_once(NOW + timedelta(days=30)) == 2, "the first order's public notice, escalation"
+    steps = [(n["number"], n["step"]) for n in await queries.notices(SUPERVISOR)]
+    assert (order.number, "escalation") in steps
+    assert not [step for number, step in steps if number == other.number], "no 督办 while the return is reviewed"
