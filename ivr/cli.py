@@ -32,6 +32,7 @@ from ivr.democall import DemoCallError, place_demo_call
 from ivr.prompts.generate import PromptError
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
+from ivr.workorders import admin as workorders_admin
 
 logger = logging.getLogger("hotline")
 T = TypeVar("T")
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="calls that entered the queue from this time (ISO 8601; local time without offset)")
     reconcile.add_argument("--to", dest="end", type=_moment, default=None,
                            help="calls that entered the queue before this time")
+    workorders_admin.register(commands, _command)
     call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
     call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
     call.add_argument("--caller", default="13800138000", help="the citizen's number")
@@ -132,6 +134,10 @@ def cmd_up(settings: Settings, _arguments: argparse.Namespace) -> int:
     first = _run(_first_agent(settings))
     if first is not None:
         _progress(f"created agent {first[0]} with PIN {first[1]} (more with 'hotline agent add')")
+    department_user = workorders_admin.set_up_first_directory(settings)
+    if department_user is not None:
+        _progress(f"loaded the starter directory; department user {department_user[0]} with password "
+                  f"{department_user[1]} (more with 'hotline user add')")
     return _run(_up(settings, secrets, layout))
 
 
@@ -182,6 +188,8 @@ The 12345 hotline is up.
                           e.g. user {first}, password {secrets.seat_passwords[first]}
                           (all passwords: {settings.secrets_file})
   Agents' desk:           http://{settings.web.host}:{settings.web.port}/desk  (log in, then take a seat)
+  Work orders:            http://{settings.web.host}:{settings.web.port}/orders  (departments log in here)
+  Open311 API:            http://{settings.web.host}:{settings.web.port}/open311/v2/discovery.json
   Health:                 http://{settings.web.host}:{settings.web.port}/healthz
   Asterisk log:           {layout.messages_log}
   Try it:                 hotline call   (a demo citizen call, in another terminal)

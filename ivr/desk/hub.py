@@ -78,7 +78,8 @@ class DeskHub:
             ],
             "line": record.facts.get("line") if record else None,
             "work_orders": [
-                {"id": order.id, "status": order.status, "source": order.source, "agent": order.agent,
+                {"id": order.id, "number": order.number, "status": order.status, "topic": order.topic,
+                 "source": order.source, "agent": order.agent,
                  "content": order.content, "at": as_utc(order.created_at).isoformat()}
                 for order in orders
             ],

@@ -7,6 +7,7 @@ A department user's requests only ever see their department's orders: the servic
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -270,7 +271,16 @@ async def download(request: web.Request) -> web.StreamResponse:
         "X-Content-Type-Options": "nosniff"})
 
 
+STATIC = Path(__file__).with_name("static")
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "orders.html")
+
+
 def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/orders", page)
+    app.router.add_static("/orders/static", STATIC)
     app.router.add_post("/api/portal/session", user_login)
     app.router.add_delete("/api/portal/session", user_logout)
     app.router.add_get("/api/portal/me", who_am_i)

@@ -5,6 +5,10 @@ const TEXT = {
         seat: "分机", takeSeat: "签入", leaveSeat: "签出", pauseReason: "小休原因", pause: "示忙", resume: "示闲",
         incoming: "来电", handOff: "紧急转接", handedOff: "已转接", caller: "来电号码", waited: "排队", seconds: "秒", earlier: "历史来电", noEarlier: "首次来电",
         orders: "工单", orderContent: "诉求内容", takeOrder: "登记工单", orderTaken: "已登记工单",
+        address: "地址", citizenName: "市民姓名", confidential: "保密", orderType: "类型", topic: "事项",
+        department: "承办单位", knowledge: "知识库", search: "搜索", answer: "答复（直接办结）", thenDispatch: "登记并派单",
+        thenClose: "直接答复办结", thenLater: "仅登记", allOrders: "工单管理", suggested: "建议", duplicate: "可能重复",
+        use: "采用", stale: "待复核",
         conference: "三方通话（坐席不挂机）", other: "English",
         states: { not_in_use: "空闲", in_use: "通话中", busy: "忙", ringing: "振铃", ringinuse: "振铃",
                   on_hold: "保持", unavailable: "话机未注册", invalid: "无效", unknown: "未知", paused: "示忙" },
@@ -14,7 +18,11 @@ const TEXT = {
         seat: "Seat", takeSeat: "Take seat", leaveSeat: "Leave seat", pauseReason: "Pause reason", pause: "Pause",
         resume: "Resume", incoming: "Incoming call", handOff: "Emergency hand-off", handedOff: "Handed to", caller: "Caller", waited: "waited", seconds: "s",
         earlier: "Earlier calls", noEarlier: "First call", orders: "Work orders", orderContent: "Request",
-        takeOrder: "Take order", orderTaken: "Order taken", conference: "three-way (stay on the line)",
+        takeOrder: "Take order", orderTaken: "Order taken",
+        address: "Address", citizenName: "Citizen", confidential: "confidential", orderType: "Type", topic: "Topic",
+        department: "Department", knowledge: "Knowledge base", search: "Search", answer: "Answer (close now)",
+        thenDispatch: "file and dispatch", thenClose: "answer and close", thenLater: "file only",
+        allOrders: "All orders", suggested: "Suggested", duplicate: "possible duplicate", use: "use", stale: "review due", conference: "three-way (stay on the line)",
         other: "中文",
         states: { not_in_use: "free", in_use: "on a call", busy: "busy", ringing: "ringing", ringinuse: "ringing",
                   on_hold: "on hold", unavailable: "phone not registered", invalid: "invalid", unknown: "unknown",
@@ -79,12 +87,71 @@ function render(next) {
 
 async function takeOrder(event) {
   event.preventDefault();
+  const then = document.querySelector("input[name=order-then]:checked").value;
   try {
-    const order = await api("POST", "/api/workorders",
-                            { content: $("order-content").value, call: $("screen-pop").dataset.uniqueid });
-    $("order-done").textContent = `${t("orderTaken")} #${order.id}`;
-    $("order-content").value = "";
+    const order = await api("POST", "/api/orders", {
+      call: $("screen-pop").dataset.uniqueid, content: $("order-content").value, address: $("order-address").value,
+      citizen_name: $("order-name").value, confidential: $("order-confidential").checked,
+      type: $("order-type").value, topic: $("order-topic").value || null, then: then || null,
+      department: $("order-department").value, reply: $("order-reply").value,
+      knowledge_entry: $("order-reply").dataset.entry ? Number($("order-reply").dataset.entry) : null,
+    });
+    $("order-done").textContent = `${t("orderTaken")} ${order.number} · ${order.status}`;
+    $("order-form").reset();
+    $("order-suggestion").textContent = "";
+    $("order-duplicates").replaceChildren();
   } catch (error) { $("desk-error").textContent = error.message; }
+}
+
+let catalogue = null;
+async function loadCatalogue() {
+  if (catalogue) return;
+  const [entries, departments] = await Promise.all([api("GET", "/api/catalogue"), api("GET", "/api/departments")]);
+  catalogue = entries;
+  $("order-topic").replaceChildren(new Option("—", ""), ...entries.map((e) => new Option(`${e.code} ${e.topic}`, e.code)));
+  $("order-department").replaceChildren(...departments.map((d) => new Option(d.name, d.code)));
+}
+
+let suggestTimer = null;
+function suggestSoon() {
+  clearTimeout(suggestTimer);
+  suggestTimer = setTimeout(suggestNow, 400);
+}
+
+async function suggestNow() {
+  const query = new URLSearchParams({ text: $("order-content").value, address: $("order-address").value,
+                                      number: $("pop-caller").textContent, topic: $("order-topic").value });
+  const found = await api("GET", "/api/orders/suggestion?" + query);
+  const best = found.topics[0];
+  if (best && !$("order-topic").dataset.chosen) {
+    $("order-topic").value = best.code;
+    $("order-department").value = best.department;
+  }
+  if (!$("order-type").dataset.chosen) $("order-type").value = found.type;
+  $("order-suggestion").textContent = best ? `${t("suggested")}: ${best.code} ${best.topic} (${best.matched.join("、")})` : "";
+  $("order-duplicates").replaceChildren(...found.duplicates.map((d) => {
+    const item = document.createElement("li");
+    item.textContent = `${t("duplicate")}: ${d.number} · ${d.status} · ${d.address || ""} ${d.content}`;
+    return item;
+  }));
+}
+
+async function searchKnowledge() {
+  const found = await api("GET", "/api/knowledge?" + new URLSearchParams({ q: $("kb-query").value }));
+  $("kb-results").replaceChildren(...(found.items || found).map((entry) => {
+    const item = document.createElement("li");
+    const use = document.createElement("button");
+    use.type = "button";
+    use.textContent = t("use");
+    use.addEventListener("click", async () => {
+      $("order-reply").value = entry.body || entry.snippet || entry.title;
+      $("order-reply").dataset.entry = String(entry.id);
+      document.querySelector("input[name=order-then][value=close_at_intake]").checked = true;
+      await api("POST", `/api/knowledge/${entry.id}/use`, { call: $("screen-pop").dataset.uniqueid });
+    });
+    item.append(`${entry.title}${entry.stale ? ` (${t("stale")})` : ""} — ${entry.snippet || ""} `, use);
+    return item;
+  }));
 }
 
 function showScreenPop(pop) {
@@ -100,12 +167,13 @@ function showScreenPop(pop) {
   $("pop-none").hidden = pop.earlier_calls.length > 0;
   $("pop-orders").replaceChildren(...(pop.work_orders || []).map((order) => {
     const item = document.createElement("li");
-    item.textContent = `#${order.id} · ${order.status}` + (order.agent ? ` · ${order.agent}` : "") +
+    item.textContent = `${order.number || "#" + order.id} · ${order.status}` + (order.agent ? ` · ${order.agent}` : "") +
       (order.content ? ` · ${order.content}` : "");
     return item;
   }));
   $("order-done").textContent = "";
   $("handoff-done").textContent = "";
+  loadCatalogue().catch((error) => { $("desk-error").textContent = error.message; });
   $("handoff-buttons").replaceChildren(...state.emergency_numbers.map((number) => {
     const button = document.createElement("button");
     button.type = "button";
@@ -154,6 +222,21 @@ $("login").addEventListener("submit", async (event) => {
   } catch (error) { $("login-error").textContent = error.message; }
 });
 $("order-form").addEventListener("submit", takeOrder);
+$("order-content").addEventListener("input", suggestSoon);
+$("order-address").addEventListener("input", suggestSoon);
+$("order-topic").addEventListener("change", () => {
+  $("order-topic").dataset.chosen = "yes";
+  const entry = (catalogue || []).find((e) => e.code === $("order-topic").value);
+  if (entry) $("order-department").value = entry.department;
+  suggestSoon();
+});
+$("order-type").addEventListener("change", () => { $("order-type").dataset.chosen = "yes"; });
+$("order-form").addEventListener("reset", () => {
+  delete $("order-topic").dataset.chosen;
+  delete $("order-type").dataset.chosen;
+  delete $("order-reply").dataset.entry;
+});
+$("kb-search").addEventListener("click", () => searchKnowledge().catch((error) => { $("desk-error").textContent = error.message; }));
 $("seat-login").addEventListener("click", () => act("POST", "/api/seat", { seat: $("seat-choice").value }));
 $("seat-logout").addEventListener("click", () => act("DELETE", "/api/seat"));
 $("pause").addEventListener("click", () => act("POST", "/api/seat/pause", { reason: $("pause-reason").value }));

@@ -1,0 +1,201 @@
+"use strict";
+// The orders page for every role: what a role may do comes from the server (`actions` on each order).
+const $ = (id) => document.getElementById(id);
+const STATES = { draft: "待受理", accepted: "已受理", dispatched: "已派单", signed: "已签收", returned: "退单审核中",
+  replied: "已答复", closed: "已办结", visited: "已回访", evaluated: "已评价", merged: "已并单", discarded: "已作废" };
+const TYPES = { consultation: "咨询", help: "求助", complaint: "投诉", report: "举报", suggestion: "建议", praise: "表扬" };
+const ACTIONS = {
+  accept: ["受理", []], discard: ["作废", []], dispatch: ["派单", [["department", "department"]]],
+  close_at_intake: ["直接办结", [["reply", "text"]]], sign: ["签收", []],
+  return: ["退单", [["reason_code", "reason"], ["legal_basis", "line", "依据（法规/三定/权责清单条款）"], ["note", "text"]]],
+  redispatch: ["改派", [["department", "department"], ["note", "line", "说明"]]],
+  reject_return: ["驳回退单", [["note", "line", "理由"]]],
+  request_extension: ["申请延期", [["days", "number"], ["reason", "line", "理由"]]],
+  approve_extension: ["同意延期", []], refuse_extension: ["不同意延期", [["note", "line", "理由"]]],
+  reply: ["答复", [["reply", "text"]]], send_back: ["退回重办", [["note", "line", "未答复的内容"]]],
+  close: ["办结", []], visit: ["回访", [["satisfied", "satisfied"]]], evaluate: ["评价归档", []],
+  rehandle: ["重办", []], unreachable: ["联系不上", []], merge: ["并单", [["into", "line", "并入工单号"]]],
+};
+const REASONS = { "not-our-duty": "不属本单位职责", "wrong-area": "不属本辖区", "duplicate": "重复工单",
+  "insufficient-info": "信息不全", "legal-process": "需走法定途径" };
+let me = null, departments = [], current = null, box = "open";
+
+function csrfToken() {
+  const found = document.cookie.split("; ").find((item) => item.startsWith("hotline_csrf="));
+  return found ? decodeURIComponent(found.slice("hotline_csrf=".length)) : "";
+}
+
+async function api(method, path, body, raw) {
+  const headers = { "X-CSRF-Token": csrfToken() };
+  if (body && !raw) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, credentials: "same-origin", headers,
+                                       body: raw ? body : body ? JSON.stringify(body) : undefined });
+  const data = await response.json();
+  if (!response.ok) throw Object.assign(new Error(data.message || data.error_id), { status: response.status });
+  return data;
+}
+
+const when = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "—";
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text ?? "";
+  if (className) td.className = className;
+  return td;
+}
+
+async function showList(path) {
+  $("error").textContent = "";
+  const page = await api("GET", path);
+  $("list").tBodies[0].replaceChildren(...page.items.map((order) => {
+    const row = document.createElement("tr");
+    row.dataset.number = order.number;
+    if (order.due_at && new Date(order.due_at) < new Date()) row.className = "overdue";
+    row.append(cell(order.number), cell(STATES[order.status] || order.status), cell(TYPES[order.type]),
+               cell(order.department), cell(when(order.due_at), "due"), cell(order.caller_number),
+               cell(order.content));
+    row.addEventListener("click", () => open(order.id).catch(showError));
+    return row;
+  }));
+  const notices = await api("GET", "/api/portal/notices");
+  $("notices").replaceChildren(...notices.map((n) => {
+    const item = document.createElement("li");
+    item.textContent = `${when(n.sent_at)} · ${n.number} · ${n.step} → ${n.recipient}`;
+    return item;
+  }));
+}
+
+async function open(orderId) {
+  current = await api("GET", `/api/orders/${orderId}`);
+  render(current);
+}
+
+function render(order) {
+  $("detail").hidden = false;
+  $("d-number").textContent = order.number;
+  $("d-status").textContent = STATES[order.status] || order.status;
+  $("d-status").dataset.state = order.status;
+  $("d-type").textContent = TYPES[order.type] || order.type;
+  $("d-topic").textContent = order.topic || "";
+  $("d-due").textContent = when(order.due_at);
+  $("d-citizen").textContent = order.citizen_name || "";
+  $("d-phone").textContent = order.caller_number || "";
+  $("d-address").textContent = order.address || "";
+  $("d-content").textContent = order.content || "";
+  $("d-reply").textContent = order.reply || "";
+  $("d-departments").replaceChildren(...order.departments.map((d) => {
+    const item = document.createElement("li");
+    item.textContent = `${d.name} · ${d.role === "lead" ? "主办" : "协办"} · 签收 ${when(d.signed_at)}` +
+      ` · 答复 ${when(d.replied_at)}${d.reply ? "：" + d.reply : ""} · 期限 ${when(d.due_at)}`;
+    return item;
+  }));
+  $("d-actions").replaceChildren(...order.actions.filter((a) => ACTIONS[a]).map(actionForm));
+  $("d-attachments").replaceChildren(...order.attachments.map((file) => {
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = `/api/orders/${order.id}/attachments/${file.id}`;
+    link.textContent = `${file.name} (${file.size} B)`;
+    item.append(link);
+    return item;
+  }));
+  $("d-history").replaceChildren(...order.history.map((e) => {
+    const item = document.createElement("li");
+    const extra = Object.entries(e.data || {}).map(([k, v]) => `${k}=${v}`).join(" ");
+    item.textContent = `${when(e.at)} · ${e.actor} · ${e.action}` + (e.to ? ` → ${STATES[e.to] || e.to}` : "") +
+      (e.note ? ` · ${e.note}` : "") + (extra ? ` · ${extra}` : "");
+    return item;
+  }));
+}
+
+function field(name, kind, label) {
+  let input;
+  if (kind === "text") { input = document.createElement("textarea"); input.rows = 3; }
+  else if (kind === "department") {
+    input = document.createElement("select");
+    input.append(...departments.map((d) => new Option(d.name, d.code)));
+  } else if (kind === "reason") {
+    input = document.createElement("select");
+    input.append(...Object.entries(REASONS).map(([code, text]) => new Option(text, code)));
+  } else if (kind === "satisfied") {
+    input = document.createElement("select");
+    input.append(new Option("满意", "true"), new Option("不满意", "false"));
+  } else {
+    input = document.createElement("input");
+    if (kind === "number") { input.type = "number"; input.min = "1"; input.value = "3"; }
+    if (label) input.placeholder = label;
+  }
+  input.name = name;
+  input.dataset.kind = kind;
+  return input;
+}
+
+function actionForm(action) {
+  const [label, fields] = ACTIONS[action];
+  const form = document.createElement("form");
+  form.className = "action";
+  form.dataset.action = action;
+  for (const [name, kind, hint] of fields) form.append(field(name, kind, hint), " ");
+  const button = document.createElement("button");
+  button.type = "submit";
+  button.textContent = label;
+  form.append(button);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {};
+    for (const input of form.querySelectorAll("[name]")) {
+      const kind = input.dataset.kind;
+      body[input.name] = kind === "number" ? Number(input.value) : kind === "satisfied" ? input.value === "true" : input.value;
+    }
+    try {
+      current = await api("POST", `/api/orders/${current.id}/actions/${action}`, body);
+      render(current);
+      await showList(box === "done" ? "/api/orders?box=done" : "/api/orders");
+    } catch (error) { showError(error); }
+  });
+  return form;
+}
+
+function showError(error) { $("error").textContent = error.message; }
+
+async function start() {
+  try {
+    me = await api("GET", "/api/portal/me");
+  } catch (error) {
+    $("login").hidden = false;
+    return;
+  }
+  $("login").hidden = true;
+  $("orders").hidden = false;
+  $("who").textContent = `${me.id} · ${me.role}${me.department ? " · " + me.department : ""}`;
+  departments = await api("GET", "/api/departments");
+  await showList("/api/orders");
+}
+
+$("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    await api("POST", "/api/portal/session", { user: $("user").value, password: $("password").value });
+    await start();
+  } catch (error) { $("login-error").textContent = error.message; }
+});
+$("box-open").addEventListener("click", () => { box = "open"; showList("/api/orders").catch(showError); });
+$("box-done").addEventListener("click", () => { box = "done"; showList("/api/orders?box=done").catch(showError); });
+$("search").addEventListener("click", () => {
+  const text = $("search-text").value.trim();
+  const query = /^\d{8,}$/.test(text) ? { number: text } : { q: text };
+  showList("/api/orders/search?" + new URLSearchParams(query)).catch(showError);
+});
+$("upload").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = $("file").files[0];
+  if (!file || !current) return;
+  const form = new FormData();
+  form.append("file", file);
+  try { current = await api("POST", `/api/orders/${current.id}/attachments`, form, true); render(current); }
+  catch (error) { showError(error); }
+});
+$("logout").addEventListener("click", async () => {
+  await api("DELETE", "/api/portal/session");
+  location.reload();
+});
+start();
