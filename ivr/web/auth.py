@@ -12,14 +12,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from ivr.agents.errors import AgentError
 
+logger = logging.getLogger(__name__)
 COOKIE = "hotline_session"
 CSRF_COOKIE = "hotline_csrf"
 CSRF_HEADER = "X-CSRF-Token"
@@ -43,8 +46,8 @@ def issue_token(secret: str, agent_id: str, now: float | None = None) -> str:
 
 def check_token(secret: str, token: str, now: float | None = None) -> str | None:
     """The agent id in a valid, unexpired token; None otherwise."""
-    agent_id, _, rest = token.partition(".")
-    expires, _, signature = rest.partition(".")
+    rest, _, signature = token.rpartition(".")
+    agent_id, _, expires = rest.rpartition(".")  # the subject may hold dots (user names such as urban.li)
     if not (agent_id and expires.isdigit() and signature):
         return None
     if not hmac.compare_digest(signature.encode(), _sign(secret, f"{agent_id}.{expires}").encode()):
@@ -91,6 +94,13 @@ def auth_middleware(secret: str) -> Middleware:
             return await handler(request)
         except AgentError as exc:
             return error_response(exc.status, exc.error_id, str(exc), exc.details)
+        except IntegrityError as exc:
+            logger.warning("%s %s: %s", request.method, request.path, exc.orig)
+            return error_response(409, "conflict", "this would duplicate or break a stored record; reload and retry")
+        except (OperationalError, InterfaceError, OSError) as exc:
+            logger.warning("%s %s: database unavailable: %s", request.method, request.path, exc)
+            return error_response(503, "database-unavailable", "the database is not reachable; nothing was "
+                                  "changed, try again in a moment")
 
     return middleware
 

@@ -114,7 +114,10 @@ class OrderService:
         status = lifecycle.ACCEPTED if intake.accepted else lifecycle.DRAFT
         values = {name: getattr(intake, name) for name in (
             "content", "type", "caller_number", "citizen_name", "confidential", "topic", "address", "lat", "long",
-            "call_uniqueid", "audio_path", "client")}
+            "audio_path", "client")}
+        # One call may bring several requests: calls are linked in order_calls. The column is the voicemail's
+        # call, unique so that a voicemail reported twice makes one draft.
+        values["call_uniqueid"] = intake.call_uniqueid if intake.channel == "voicemail" else None
         async with self.engine.begin() as connection:
             order_id = int((await connection.execute(
                 insert(WorkOrder).values(status=status, source=intake.channel, created_at=now, updated_at=now,

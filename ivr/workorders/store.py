@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.engine import upsert_insert
-from ivr.db.models import WorkOrder
+from ivr.db.models import OrderCall, WorkOrder
 from routing import lifecycle
 
 OPEN_STATUSES = tuple(sorted(lifecycle.OPEN))
@@ -46,19 +46,7 @@ class WorkOrderStore:
             if order_id is not None:
                 await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id)
                                          .values(number=order_number(order_id, now, self.zone)))
-
-    async def add_from_call(self, caller: str | None, uniqueid: str, agent: str, content: str,
-                            now: datetime) -> int:
-        """The order an agent takes during a call (the full intake form comes with dispatch)."""
-        statement = insert(WorkOrder).values(
-            status=lifecycle.ACCEPTED, source="phone", caller_number=caller, call_uniqueid=uniqueid, agent=agent,
-            content=content, created_at=now, updated_at=now,
-        ).returning(WorkOrder.id)
-        async with self.engine.begin() as connection:
-            order_id = int((await connection.execute(statement)).scalar_one())
-            await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id)
-                                     .values(number=order_number(order_id, now, self.zone)))
-            return order_id
+                await connection.execute(insert(OrderCall).values(order_id=order_id, call_uniqueid=uniqueid))
 
     async def latest_open(self, number: str, since: datetime) -> WorkOrder | None:
         """The caller's newest order still open (a draft or an open order) created since `since`."""
@@ -74,5 +62,7 @@ class WorkOrderStore:
 
     async def for_call(self, uniqueid: str) -> WorkOrder | None:
         async with self.engine.connect() as connection:
-            row = (await connection.execute(select(WorkOrder).where(WorkOrder.call_uniqueid == uniqueid))).first()
+            row = (await connection.execute(
+                select(WorkOrder).join(OrderCall, OrderCall.order_id == WorkOrder.id)
+                .where(OrderCall.call_uniqueid == uniqueid).order_by(WorkOrder.id.desc()).limit(1))).first()
         return WorkOrder(**row._asdict()) if row else None

@@ -1,23 +1,53 @@
-"""Work orders: the repeat caller's open order, looked up at every greeting."""
+"""Work orders: the repeat caller's open order, looked up at every greeting; the orders of a call."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.settings import WorkOrderSettings
+from ivr.workorders.actors import Actor
+from ivr.workorders.directory import Directory
+from ivr.workorders.service import Intake, OrderService
 from ivr.workorders.store import WorkOrderStore
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
+def orders(engine: AsyncEngine) -> OrderService:
+    return OrderService(engine, Directory(engine), WorkOrderSettings(), "Asia/Shanghai", Path(tempfile.mkdtemp()))
+
+
+async def take(service: OrderService, caller: str, uniqueid: str, agent: str, content: str, at: datetime) -> int:
+    order = await service.create(Intake("phone", content, caller_number=caller, call_uniqueid=uniqueid),
+                                 Actor(agent, "agent"), at)
+    return order.id
+
+
 async def test_latest_open_is_the_callers_newest_order_in_the_window(engine: AsyncEngine) -> None:
-    store = WorkOrderStore(engine)
-    await store.add_from_call("138", "1.1", "1001", "street light out", NOW - timedelta(days=2))
-    await store.add_from_call("138", "1.2", "1002", "still out", NOW)
-    await store.add_from_call("139", "1.3", "1003", "noise", NOW)
+    store, service = WorkOrderStore(engine), orders(engine)
+    await take(service, "138", "1.1", "1001", "street light out", NOW - timedelta(days=2))
+    await take(service, "138", "1.2", "1002", "still out", NOW)
+    await take(service, "139", "1.3", "1003", "noise", NOW)
 
     newest = await store.latest_open("138", NOW - timedelta(days=7))
-    assert newest is not None and (newest.agent, newest.call_uniqueid) == ("1002", "1.2")
+    assert newest is not None and (newest.agent, newest.content) == ("1002", "still out")
     assert await store.latest_open("138", NOW + timedelta(hours=1)) is None, "none since then"
     assert await store.latest_open("137", NOW - timedelta(days=7)) is None
+
+
+async def test_one_call_may_bring_several_orders_and_a_voicemail_makes_one_draft(engine: AsyncEngine) -> None:
+    store, service = WorkOrderStore(engine), orders(engine)
+    first = await take(service, "138", "2.1", "1001", "路灯不亮", NOW)
+    second = await take(service, "138", "2.1", "1001", "还有噪音扰民", NOW)
+    assert first != second
+    found = await store.for_call("2.1")
+    assert found is not None and found.id == second
+    for _ in range(2):
+        await store.add_voicemail_draft("139", "3.1", "/var/lib/hotline/voicemail/3.1.wav", NOW)
+    draft = await store.for_call("3.1")
+    assert draft is not None and draft.status == "draft" and draft.number == f"20261125{draft.id:06d}"
+    assert len(await store.for_number("139", limit=5)) == 1
