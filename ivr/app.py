@@ -35,7 +35,7 @@ from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
 from ivr.secrets import Secrets
 from ivr.settings import Settings
-from ivr.web import health
+from ivr.web import health, passwords
 from ivr.web.auth import auth_middleware
 from ivr.workorders import routes as workorders
 from ivr.workorders.directory import Directory
@@ -58,6 +58,7 @@ def build_router() -> Router[CallContext]:
 
 
 def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> web.Application:
+    passwords.configure(settings.web.password_memory_kib, settings.web.password_time_cost)
     app = web.Application(middlewares=[auth_middleware(secrets.web_secret)])
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = secrets

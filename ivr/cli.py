@@ -32,6 +32,7 @@ from ivr.democall import DemoCallError, place_demo_call
 from ivr.prompts.generate import PromptError
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
+from ivr.web import passwords
 from ivr.workorders import admin as workorders_admin
 
 logger = logging.getLogger("hotline")
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = load_settings(arguments.config, overrides=arguments.set)
+        passwords.configure(settings.web.password_memory_kib, settings.web.password_time_cost)
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
         )

@@ -108,6 +108,9 @@ class AmiSettings:
 class WebSettings:
     host: str = _setting("127.0.0.1", _address)
     port: int = _setting(8080, _port)
+    # argon2id cost of password and PIN hashes: RFC 9106's second recommendation by default (64 MiB, 3 passes).
+    password_memory_kib: int = _setting(65536, _positive, "argon2id memory per hash, in KiB")
+    password_time_cost: int = _setting(3, _positive, "argon2id passes per hash")
 
 
 @dataclass(frozen=True)

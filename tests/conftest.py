@@ -20,6 +20,7 @@ from ivr.asterisk.setup import prepare_instance
 from ivr.db.engine import create_engine, upgrade
 from ivr.secrets import Secrets, ensure_secrets
 from ivr.settings import DEFAULT_LINES, Settings, load_settings
+from ivr.web import passwords
 from tests.helpers import Hotline, fresh_postgres_database, start_hotline
 
 TEST_PORTS = {
@@ -38,16 +39,21 @@ TEST_PORTS = {
     "HOTLINE_QUEUE_ANNOUNCE_SECONDS": "6",
     "HOTLINE_QUEUE_OVERFLOW_WAIT_SECONDS": "60",
     # The default lines, but a greeting that does not read them out: the tests' timings assume a short one.
+    # Cheap password hashes: the tests create and log in hundreds of users (production: 64 MiB, 3 passes).
+    "HOTLINE_WEB_PASSWORD_MEMORY_KIB": "1024",
+    "HOTLINE_WEB_PASSWORD_TIME_COST": "1",
     "HOTLINE_ROUTING_LINES": json.dumps([dataclasses.asdict(line) | {"announce": ""} for line in DEFAULT_LINES]),
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     environ = {**TEST_PORTS, "HOTLINE_DATA_DIR": str(tmp_path_factory.mktemp("hotline"))}
     if os.environ.get("HOTLINE_CACHE_DIR"):
         environ["HOTLINE_CACHE_DIR"] = os.environ["HOTLINE_CACHE_DIR"]
-    return load_settings(environ=environ)
+    settings = load_settings(environ=environ)
+    passwords.configure(settings.web.password_memory_kib, settings.web.password_time_cost)
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,8 @@
-"""Passwords and PINs are stored as argon2id hashes (argon2-cffi's defaults: RFC 9106 low-memory profile)."""
+"""Passwords and PINs are stored as argon2id hashes.
+
+The cost is a setting (web.password_memory_kib, web.password_time_cost), applied once at start by `configure`;
+a hash made with other costs still verifies, and is re-made at the next log-in (`needs_rehash`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
+
+
+def configure(memory_kib: int, time_cost: int) -> None:
+    global _hasher
+    _hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost)
 
 
 def hash_password(password: str) -> str:
