@@ -31,6 +31,8 @@ from ivr.handoff import routes as handoff
 from ivr.intake import handlers as intake
 from ivr.intake import voicemail, waiting
 from ivr.intake.context import CallContext, CallContextFactory, Services
+from ivr.knowledge import routes as knowledge
+from ivr.knowledge.store import KnowledgeStore
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
 from ivr.secrets import Secrets
@@ -73,6 +75,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     reports.setup_routes(app)
     handoff.setup_routes(app)
     workorders.setup_routes(app)
+    knowledge.setup_routes(app)
     return app
 
 
@@ -86,6 +89,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.DIRECTORY] = directory
     app[keys.ORDERS] = OrderService(engine, directory, app[keys.SETTINGS].workorders, app[keys.SETTINGS].timezone)
     app[keys.ORDER_QUERIES] = OrderQueries(engine)
+    app[keys.KNOWLEDGE] = KnowledgeStore(engine, app[keys.SETTINGS].workorders.knowledge_review_warning_days)
     yield
     await engine.dispose()
 
