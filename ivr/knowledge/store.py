@@ -151,7 +151,8 @@ class KnowledgeStore:
         one with the same title replaces it (importing a file again changes nothing). (added, replaced)."""
         added = replaced = 0
         async with self.engine.begin() as connection:
-            departments = dict((await connection.execute(select(Department.code, Department.id))).tuples().all())
+            codes = await connection.execute(select(Department.code, Department.id))
+            departments = {code: department_id for code, department_id in codes}
             for number, entry in enumerate(entries, start=1):
                 department_id, fields = _imported(number, entry, departments)
                 await _check_topic(connection, fields.topic)
@@ -221,7 +222,7 @@ async def _use_counts(connection: AsyncConnection, entry_ids: list[int]) -> dict
         return {}
     rows = await connection.execute(select(KnowledgeUse.entry_id, func.count()).where(
         KnowledgeUse.entry_id.in_(entry_ids)).group_by(KnowledgeUse.entry_id))
-    return {entry_id: count for entry_id, count in rows.tuples()}
+    return {entry_id: count for entry_id, count in rows}
 
 
 def _day(day: date | None) -> str | None:
