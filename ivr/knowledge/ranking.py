@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 FIELD_WEIGHTS = {"title": 5, "keywords": 3, "body": 1}
-MAX_TERMS = 12  # a long question yields many bigrams; the first ones carry its subject
+MAX_TERMS = 8  # each term is one more pass over every body (docs/benchmarks.md); a question names its subject first
 SNIPPET_BEFORE, SNIPPET_AFTER = 20, 60
 # Question words: in nearly every body, they would make every entry a candidate and rank none higher.
 STOP_BIGRAMS = frozenset({"怎么", "什么", "如何", "请问", "可以", "需要", "哪里", "是否", "一下", "我们", "你们",

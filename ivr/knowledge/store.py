@@ -1,8 +1,8 @@
 """The knowledge base in the database: search for agents, uses logged, entries kept by their departments.
 
-Search narrows the candidates in SQL (LIKE on the query's terms, roughly ordered by the fields they occur in,
-so that the candidate limit keeps the best) and ranks them with `ranking`: the same on SQLite and PostgreSQL,
-with no extension and no word segmenter.
+Search narrows the candidates in SQL: entries in force, roughly ordered by the weights of the fields the
+query's terms occur in (a substring test per term and field), so that the candidate limit keeps the best.
+`ranking` then orders those exactly. The same on SQLite and PostgreSQL, with no extension and no segmenter.
 """
 
 from __future__ import annotations
@@ -70,12 +70,10 @@ class KnowledgeStore:
         if topic:
             statement = statement.where(KnowledgeEntry.topic == topic)
         if query_terms:
-            matches = [(column.icontains(term, autoescape=True), weight)
-                       for term in query_terms for column, weight in SEARCHED]
-            cases = [case((match, weight), else_=0) for match, weight in matches]
-            coarse = reduce(operator.add, cases)
-            statement = statement.where(or_(*(match for match, _ in matches))).order_by(coarse.desc(),
-                                                                                         KnowledgeEntry.id)
+            # Each term is looked for once per row, in the sort key: a WHERE on the same terms would look again.
+            coarse = reduce(operator.add, [case((self._found(column, term), weight), else_=0)
+                                           for term in query_terms for column, weight in SEARCHED])
+            statement = statement.order_by(coarse.desc(), KnowledgeEntry.id)
         else:
             statement = statement.order_by(KnowledgeEntry.title, KnowledgeEntry.id)
         async with self.engine.connect() as connection:
@@ -86,6 +84,13 @@ class KnowledgeStore:
                     row.source, row.effective_on, row.review_on,
                     ranking.review_state(row.review_on, today, 0) == ranking.STALE, uses.get(row.id, 0), points)
                 for points, row in ranked]
+
+    def _found(self, column: Any, term: str) -> ColumnElement[bool]:
+        """Whether the text holds the term: instr / strpos, which the benchmark found faster than LIKE '%t%' (and
+        ILIKE far slower); lower() only when the term has letters with a case, as CJK characters have none."""
+        text = func.lower(column) if term != term.upper() else column
+        position = func.strpos(text, term) if self.engine.dialect.name == "postgresql" else func.instr(text, term)
+        return position > 0
 
     @staticmethod
     def _rank(rows: Iterable[Any], query_terms: tuple[str, ...], whole: str) -> list[tuple[int, Any]]:

@@ -159,6 +159,12 @@ async def test_a_two_character_query_finds_entries_with_the_word_anywhere(kb: Ba
     assert [hit.id for hit in await kb.store.search("12345", TODAY)] == [lamp]
 
 
+async def test_latin_words_match_whatever_their_case_or_width(kb: Base) -> None:
+    etc = await add(kb, "urban", "ETC卡办理", "高速公路Etc通行卡到银行网点办理。")
+    assert [hit.id for hit in await kb.store.search("etc", TODAY)] == [etc]
+    assert [hit.id for hit in await kb.store.search("ＥＴＣ", TODAY)] == [etc]
+
+
 async def test_title_matches_rank_first_then_keywords_then_body(kb: Base) -> None:
     in_body = await add(kb, "hrss", "异地就医备案", "备案后社保待遇不变；社保卡可直接结算；社保中心答复。")
     in_keywords = await add(kb, "hrss", "灵活就业人员参保", "到窗口登记。", keywords=["社保", "参保"])
