@@ -108,7 +108,7 @@ class KnowledgeStore:
             active = (await connection.execute(select(KnowledgeEntry.active)
                                                .where(KnowledgeEntry.id == entry_id))).scalar_one_or_none()
             if not active:
-                raise EntryNotFound(f"no knowledge entry {entry_id} in force")
+                raise EntryNotFound(f"no active knowledge entry {entry_id}")
             if order is not None and (await connection.execute(
                     select(WorkOrder.id).where(WorkOrder.id == order))).first() is None:
                 raise BadEntry(f"no work order {order}", field="order")
