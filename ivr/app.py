@@ -31,6 +31,8 @@ from ivr.handoff import routes as handoff
 from ivr.intake import handlers as intake
 from ivr.intake import voicemail, waiting
 from ivr.intake.context import CallContext, CallContextFactory, Services
+from ivr.knowledge import routes as knowledge
+from ivr.knowledge.store import KnowledgeStore
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
 from ivr.secrets import Secrets
@@ -76,6 +78,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     reports.setup_routes(app)
     handoff.setup_routes(app)
     workorders.setup_routes(app)
+    knowledge.setup_routes(app)
     return app
 
 
@@ -91,6 +94,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ORDERS] = OrderService(engine, directory, settings.workorders, settings.timezone,
                                     settings.data_dir / "attachments")
     app[keys.ORDER_QUERIES] = OrderQueries(engine)
+    app[keys.KNOWLEDGE] = KnowledgeStore(engine, app[keys.SETTINGS].workorders.knowledge_review_warning_days)
     yield
     await engine.dispose()
 

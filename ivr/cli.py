@@ -29,6 +29,8 @@ from ivr.calls.store import CallStore
 from ivr.db.engine import SchemaOutdated, create_engine, ensure_current, upgrade
 from ivr.db.models import Call
 from ivr.democall import DemoCallError, place_demo_call
+from ivr.knowledge.importing import read_entries
+from ivr.knowledge.store import KnowledgeStore
 from ivr.prompts.generate import PromptError
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
@@ -104,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--to", dest="end", type=_moment, default=None,
                            help="calls that entered the queue before this time")
     workorders_admin.register(commands, _command)
+    knowledge = commands.add_parser("knowledge", help="the knowledge base agents answer from").add_subparsers(
+        title="actions")
+    knowledge_import = _command(knowledge, "import", "add or replace knowledge entries from a file (an entry "
+                                "replaces its department's entry of the same title)", cmd_knowledge_import)
+    knowledge_import.add_argument("file", type=Path, help="JSON list of entries, or TOML with [[entries]]; each "
+                                  "names its department by code")
     call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
     call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
     call.add_argument("--caller", default="13800138000", help="the citizen's number")
@@ -328,6 +336,23 @@ async def _reconcile(settings: Settings, path: Path, period: Period) -> ImportRe
         store = CallStore(engine)
         importer = QueueLogImporter(path, store, store.upsert, settings.queue.max_wait_seconds, period=period)
         return await importer.import_new()
+    finally:
+        await engine.dispose()
+
+
+def cmd_knowledge_import(settings: Settings, arguments: argparse.Namespace) -> int:
+    entries = read_entries(arguments.file)
+    added, replaced = _run(_import_knowledge(settings, entries))
+    _progress(f"{arguments.file}: {added} knowledge entr{'y' if added == 1 else 'ies'} added, {replaced} replaced")
+    return 0
+
+
+async def _import_knowledge(settings: Settings, entries: list[Any]) -> tuple[int, int]:
+    engine = create_engine(settings.database)
+    try:
+        await ensure_current(engine)
+        store = KnowledgeStore(engine, settings.workorders.knowledge_review_warning_days)
+        return await store.import_entries(entries, datetime.now(UTC))
     finally:
         await engine.dispose()
 

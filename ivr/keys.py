@@ -16,6 +16,7 @@ from ivr.calls.tracker import CallTracker
 from ivr.desk.hub import DeskHub
 from ivr.fastagi import FastAgiServer
 from ivr.intake.context import CallContext
+from ivr.knowledge.store import KnowledgeStore
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.workorders.directory import Directory
@@ -41,3 +42,4 @@ FASTAGI = web.AppKey("fastagi", FastAgiServer[CallContext])
 DIRECTORY = web.AppKey("directory", Directory)
 ORDERS = web.AppKey("orders", OrderService)
 ORDER_QUERIES = web.AppKey("order_queries", OrderQueries)
+KNOWLEDGE = web.AppKey("knowledge", KnowledgeStore)

@@ -138,18 +138,20 @@ async function suggestNow() {
 
 async function searchKnowledge() {
   const found = await api("GET", "/api/knowledge?" + new URLSearchParams({ q: $("kb-query").value }));
-  $("kb-results").replaceChildren(...(found.items || found).map((entry) => {
+  $("kb-results").replaceChildren(...found.entries.map((entry) => {
     const item = document.createElement("li");
     const use = document.createElement("button");
     use.type = "button";
     use.textContent = t("use");
     use.addEventListener("click", async () => {
-      $("order-reply").value = entry.body || entry.snippet || entry.title;
+      const full = await api("GET", `/api/knowledge/${entry.id}`);
+      $("order-reply").value = full.body || entry.snippet;
       $("order-reply").dataset.entry = String(entry.id);
       document.querySelector("input[name=order-then][value=close_at_intake]").checked = true;
       await api("POST", `/api/knowledge/${entry.id}/use`, { call: $("screen-pop").dataset.uniqueid });
     });
-    item.append(`${entry.title}${entry.stale ? ` (${t("stale")})` : ""} — ${entry.snippet || ""} `, use);
+    item.append(`${entry.title}${entry.stale ? ` (${t("stale")})` : ""} · ${entry.department || ""} — ` +
+                `${entry.snippet || ""} (${entry.uses}) `, use);
     return item;
   }));
 }
