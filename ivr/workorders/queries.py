@@ -191,6 +191,16 @@ class OrderQueries:
         return [{"step": r.step, "recipient": r.recipient, "sent_at": _time(r.sent_at), "due_at": _time(r.due_at),
                  "order": r.id, "number": r.number} for r in rows]
 
+    async def citizens_of(self, order_id: int) -> list[dict[str, Any]]:
+        """Everyone owed the answer and the return visit of an order: its citizen and those of the orders
+        merged into it (并单), each with their own order number."""
+        query = (select(WorkOrder.id, WorkOrder.number, WorkOrder.caller_number, WorkOrder.citizen_name)
+                 .where(or_(WorkOrder.id == order_id, WorkOrder.merged_into_id == order_id)).order_by(WorkOrder.id))
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [{"order": r.id, "number": r.number, "caller_number": r.caller_number, "citizen_name": r.citizen_name}
+                for r in rows if r.caller_number]
+
     async def count_open(self) -> int:
         async with self.engine.connect() as connection:
             return int((await connection.execute(select(func.count()).select_from(WorkOrder).where(

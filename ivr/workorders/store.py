@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.engine import upsert_insert
-from ivr.db.models import OrderCall, WorkOrder
+from ivr.db.models import Attachment, OrderCall, WorkOrder
 from routing import lifecycle
 
 OPEN_STATUSES = tuple(sorted(lifecycle.OPEN))
@@ -47,6 +48,9 @@ class WorkOrderStore:
                 await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id)
                                          .values(number=order_number(order_id, now, self.zone)))
                 await connection.execute(insert(OrderCall).values(order_id=order_id, call_uniqueid=uniqueid))
+                await connection.execute(insert(Attachment).values(
+                    order_id=order_id, kind="recording", name=Path(audio_path).name, path=audio_path,
+                    content_type="audio/wav", size=0, added_by="voicemail", added_at=now))
 
     async def latest_open(self, number: str, since: datetime) -> WorkOrder | None:
         """The caller's newest order still open (a draft or an open order) created since `since`."""

@@ -160,6 +160,8 @@ async def test_merged_orders_follow_their_target_and_rehandling_reopens_the_lead
     with pytest.raises(BadOrder, match="another existing order"):
         await service.act(second.id, "merge", AGENT, NOW, {"into": second.number})
     assert (await service.act(second.id, "merge", AGENT, NOW, {"into": first.number})).state == "merged"
+    owed = [c["caller_number"] for c in await OrderQueries(engine).citizens_of(first.id)]
+    assert owed == ["13812345678", "13900000000"], "both citizens get the answer and the return visit"
     for action, actor, params in [("sign", staff["urban"], {}), ("reply", staff["urban"], {"reply": "修好了"}),
                                   ("close", AGENT, {}), ("visit", AGENT, {"satisfied": False})]:
         await service.act(first.id, action, actor, NOW, params)
