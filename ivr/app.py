@@ -31,6 +31,7 @@ from ivr.handoff import routes as handoff
 from ivr.intake import handlers as intake
 from ivr.intake import voicemail, waiting
 from ivr.intake.context import CallContext, CallContextFactory, Services
+from ivr.open311 import routes as open311
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
 from ivr.secrets import Secrets
@@ -75,6 +76,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     reports.setup_routes(app)
     handoff.setup_routes(app)
     workorders.setup_routes(app)
+    open311.setup_routes(app)
     return app
 
 

@@ -29,6 +29,7 @@ from ivr.calls.store import CallStore
 from ivr.db.engine import SchemaOutdated, create_engine, ensure_current, upgrade
 from ivr.db.models import Call
 from ivr.democall import DemoCallError, place_demo_call
+from ivr.open311 import admin as open311_admin
 from ivr.prompts.generate import PromptError
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
@@ -102,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--to", dest="end", type=_moment, default=None,
                            help="calls that entered the queue before this time")
     workorders_admin.register(commands, _command)
+    open311_admin.register(commands, _command)
     call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
     call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
     call.add_argument("--caller", default="13800138000", help="the citizen's number")
