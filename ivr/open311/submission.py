@@ -29,7 +29,8 @@ async def read_fields(request: web.Request) -> dict[str, str]:
     """The body's fields as text: form-encoded or a JSON object (numbers allowed, for lat and long)."""
     kind = request.content_type
     if kind not in (FORM, JSON):
-        raise WrongContentType(f"send the request as {FORM} (or {JSON}), not {kind or 'no Content-Type'}")
+        declared = request.headers.get("Content-Type") or "no Content-Type"
+        raise WrongContentType(f"send the request as {FORM} (or {JSON}), not {declared}")
     text = _decoded(await _body(request))
     if kind == FORM:
         try:
