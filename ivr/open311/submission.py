@@ -34,9 +34,9 @@ async def read_fields(request: web.Request) -> dict[str, str]:
     text = _decoded(await _body(request))
     if kind == FORM:
         try:
-            return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict"))
-        except (ValueError, UnicodeDecodeError):
-            raise BadField("the form body is not valid application/x-www-form-urlencoded") from None
+            return dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+        except UnicodeDecodeError:
+            raise BadField("the form body's %-escapes are not UTF-8") from None
     return _json_fields(text)
 
 
