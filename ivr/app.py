@@ -33,6 +33,7 @@ from ivr.intake import voicemail, waiting
 from ivr.intake.context import CallContext, CallContextFactory, Services
 from ivr.knowledge import routes as knowledge
 from ivr.knowledge.store import KnowledgeStore
+from ivr.open311 import routes as open311
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
 from ivr.secrets import Secrets
@@ -79,6 +80,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     handoff.setup_routes(app)
     workorders.setup_routes(app)
     knowledge.setup_routes(app)
+    open311.setup_routes(app)
     return app
 
 

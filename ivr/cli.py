@@ -31,6 +31,7 @@ from ivr.db.models import Call
 from ivr.democall import DemoCallError, place_demo_call
 from ivr.knowledge.importing import read_entries
 from ivr.knowledge.store import KnowledgeStore
+from ivr.open311 import admin as open311_admin
 from ivr.prompts.generate import PromptError
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
@@ -112,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
                                 "replaces its department's entry of the same title)", cmd_knowledge_import)
     knowledge_import.add_argument("file", type=Path, help="JSON list of entries, or TOML with [[entries]]; each "
                                   "names its department by code")
+    open311_admin.register(commands, _command)
     call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
     call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
     call.add_argument("--caller", default="13800138000", help="the citizen's number")

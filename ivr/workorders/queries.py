@@ -86,7 +86,7 @@ class OrderQueries:
             "history": [{
                 "at": _time(e.at), "actor": e.actor if actor.in_centre or e.role != "agent" else "12345",
                 "role": e.role, "action": e.action, "from": e.from_state, "to": e.to_state, "note": e.note,
-                "data": json.loads(e.data) if e.data else {},
+                "data": _event_data(actor, e.data),
             } for e in events],
             "attachments": [{"id": f.id, "name": f.name, "kind": f.kind, "size": f.size,
                              "content_type": f.content_type, "added_at": _time(f.added_at)} for f in files],
@@ -205,6 +205,15 @@ class OrderQueries:
         async with self.engine.connect() as connection:
             return int((await connection.execute(select(func.count()).select_from(WorkOrder).where(
                 WorkOrder.status.in_(sorted(lifecycle.OPEN))))).scalar_one())
+
+
+CONTACT_DETAILS = frozenset({"email", "device_id", "account_id"})  # how an Open311 client reaches the citizen
+
+
+def _event_data(actor: Actor, stored: str | None) -> dict[str, Any]:
+    """An event's data; the citizen's contact details only for the centre (they call and write back)."""
+    data = dict(json.loads(stored)) if stored else {}
+    return data if actor.in_centre else {k: v for k, v in data.items() if k not in CONTACT_DETAILS}
 
 
 def lifecycle_actions(actor: Actor, row: Any, departments_rows: list[Any]) -> list[str]:

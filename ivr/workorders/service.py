@@ -56,6 +56,9 @@ class Intake:
     audio_path: str | None = None
     client: str | None = None
     accepted: bool = True  # False: a draft for an agent to check (voicemail, SMS, the web)
+    # What a channel sends that has no column (an Open311 client's e-mail, device id, photo URL): kept on the
+    # "create" event, so the agent checking the draft sees it.
+    details: Mapping[str, str] = field(default_factory=dict)
 
     def check(self, catalogue_codes: set[str]) -> None:
         if self.channel not in CHANNELS:
@@ -132,7 +135,7 @@ class OrderService:
                 await connection.execute(insert(Attachment).values(
                     order_id=order_id, kind="recording", name="recording.wav", path=intake.audio_path,
                     content_type="audio/wav", size=0, added_by=actor.name, added_at=now))
-            await self._event(connection, order_id, actor, "create", None, status, now)
+            await self._event(connection, order_id, actor, "create", None, status, now, data=intake.details)
             row = (await connection.execute(select(WorkOrder).where(WorkOrder.id == order_id))).one()
         return WorkOrder(**row._asdict())
 

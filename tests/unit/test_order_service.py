@@ -224,3 +224,15 @@ async def test_the_supervision_ladder_is_sent_once_each_step_and_waits_while_ret
     steps = [(n["number"], n["step"]) for n in await queries.notices(SUPERVISOR)]
     assert (order.number, "escalation") in steps
     assert not [step for number, step in steps if number == other.number], "no 督办 while the return is reviewed"
+
+
+async def test_a_department_does_not_see_the_citizens_contact_details_in_the_history(engine: AsyncEngine) -> None:
+    service, queries, staff = await setup(engine)
+    order = await service.create(complaint(channel="api", details={"email": "wang@example.cn", "media_url":
+                                                                  "https://img.example.cn/1.jpg"}), AGENT, NOW)
+    await service.act(order.id, "dispatch", AGENT, NOW)
+    for actor, shown in [(AGENT, True), (staff["urban"], False)]:
+        loaded = await service.load(order.id, actor)
+        detail = await queries.detail(loaded.row, loaded.departments, actor, {})
+        created = detail["history"][0]["data"]
+        assert ("email" in created) is shown and created["media_url"] == "https://img.example.cn/1.jpg"

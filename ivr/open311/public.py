@@ -1,0 +1,197 @@
+"""What anyone may read about a request (GET needs no key): its progress, never the citizen.
+
+Confidential orders and 举报 (reports) are not shown at all: not in lists, and "not found" by number, so that
+nobody can learn a report was made. The citizen's name and phone are never part of a public request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
+
+from ivr.db.models import CatalogueEntry, Department, OrderEvent, WorkOrder, as_utc
+from ivr.open311.errors import BadField
+from routing import lifecycle
+
+# The spec knows two statuses; a request is closed once the centre has finished with it.
+CLOSED_STATES = frozenset({lifecycle.CLOSED, lifecycle.VISITED, lifecycle.EVALUATED, lifecycle.MERGED,
+                           lifecycle.DISCARDED})
+STATES_OF = {"open": sorted(lifecycle.OPEN), "closed": sorted(CLOSED_STATES)}
+NOTICES = {
+    lifecycle.DRAFT: "已收到，待话务员核实受理",
+    lifecycle.ACCEPTED: "已受理，待派单",
+    lifecycle.DISPATCHED: "已派至承办单位",
+    lifecycle.SIGNED: "承办单位已签收，正在办理",
+    lifecycle.RETURNED: "中心正在重新确定承办单位",
+    lifecycle.REPLIED: "承办单位已答复，中心正在审核",
+    lifecycle.CLOSED: "已办结",
+    lifecycle.VISITED: "已办结，已回访",
+    lifecycle.EVALUATED: "已办结，已回访",
+    lifecycle.MERGED: "已与同一诉求合并办理",
+    lifecycle.DISCARDED: "未形成诉求",
+}
+WINDOW = timedelta(days=90)  # the spec's default range, and the widest one asked for
+PAGE_SIZE, MAX_PAGE_SIZE, MAX_IDS = 50, 100, 100
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    numbers: tuple[str, ...] = ()  # when given, every other condition is ignored (the spec)
+    service_codes: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    page: int = 1
+    page_size: int = PAGE_SIZE
+
+
+def parse_filter(query: Mapping[str, str], now: datetime) -> RequestFilter:
+    numbers = _list(query, "service_request_id")
+    if len(numbers) > MAX_IDS:
+        raise BadField(f"service_request_id lists at most {MAX_IDS} requests")
+    if numbers:
+        return RequestFilter(numbers=numbers, page_size=MAX_IDS)
+    statuses = _list(query, "status")
+    unknown = set(statuses) - set(STATES_OF)
+    if unknown:
+        raise BadField(f"status is open or closed, not {', '.join(sorted(unknown))}")
+    start, end = _window(_moment(query, "start_date"), _moment(query, "end_date"), now)
+    return RequestFilter(service_codes=_list(query, "service_code"), statuses=statuses, start=start, end=end,
+                         page=_whole(query, "page", 1, None), page_size=_whole(query, "page_size", PAGE_SIZE,
+                                                                               MAX_PAGE_SIZE))
+
+
+def _list(query: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in query.get(name, "").split(",") if part.strip())
+
+
+def _moment(query: Mapping[str, str], name: str) -> datetime | None:
+    text = query.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadField(f"{name} must be an ISO 8601 time such as 2026-11-24T08:00:00+08:00") from None
+    if moment.tzinfo is None:
+        raise BadField(f"{name} needs a time zone (e.g. +08:00 or Z): {text!r} has none")
+    return moment.astimezone(UTC)  # SQLite compares stored UTC times as text: the bounds must be UTC too
+
+
+def _window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """The spec: the most recent 90 days by default; a range given on one side reaches 90 days to the other."""
+    if start is None and end is None:
+        return now - WINDOW, now
+    if start is None:
+        assert end is not None
+        return end - WINDOW, end
+    if end is None:
+        return start, start + WINDOW
+    if start > end:
+        raise BadField("start_date is after end_date")
+    if end - start > WINDOW:
+        raise BadField(f"start_date to end_date spans more than {WINDOW.days} days")
+    return start, end
+
+
+def _whole(query: Mapping[str, str], name: str, default: int, most: int | None) -> int:
+    text = query.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1 or (most is not None and int(text) > most):
+        raise BadField(f"{name} must be a whole number from 1" + (f" to {most}" if most else ""))
+    return int(text)
+
+
+class PublicRequests:
+    def __init__(self, engine: AsyncEngine, timezone: str) -> None:
+        self.engine = engine
+        self.zone = ZoneInfo(timezone)
+
+    async def find(self, wanted: RequestFilter) -> list[dict[str, Any]]:
+        """Newest first."""
+        query = _public_query()
+        if wanted.numbers:
+            query = query.where(WorkOrder.number.in_(wanted.numbers))
+        else:
+            assert wanted.start is not None and wanted.end is not None
+            query = query.where(WorkOrder.created_at >= wanted.start, WorkOrder.created_at <= wanted.end)
+            if wanted.service_codes:
+                query = query.where(WorkOrder.topic.in_(wanted.service_codes))
+            if wanted.statuses:
+                query = query.where(WorkOrder.status.in_([s for name in wanted.statuses for s in STATES_OF[name]]))
+        query = (query.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
+                 .limit(wanted.page_size).offset((wanted.page - 1) * wanted.page_size))
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+            media = await _media_urls(connection, [row.id for row in rows])
+        return [self._shown(row, media.get(row.id)) for row in rows]
+
+    async def one(self, number: str) -> dict[str, Any] | None:
+        found = await self.find(RequestFilter(numbers=(number,), page_size=1))
+        return found[0] if found else None
+
+    def _shown(self, row: Any, media_url: str | None) -> dict[str, Any]:
+        """The spec's fields, in its order; nothing about the citizen."""
+        return {
+            "service_request_id": row.number,
+            "status": "closed" if row.status in CLOSED_STATES else "open",
+            "status_notes": _status_notes(row),
+            "service_name": row.service_name,
+            "service_code": row.topic,
+            "description": row.content,
+            "agency_responsible": row.agency,
+            "service_notice": NOTICES.get(row.status),
+            "requested_datetime": self._time(row.created_at),
+            "updated_datetime": self._time(row.updated_at or row.created_at),
+            "expected_datetime": self._time(row.due_at),
+            "address": row.address,
+            "address_id": None,
+            "zipcode": None,
+            "lat": row.lat,
+            "long": row.long,
+            "media_url": media_url,
+        }
+
+    def _time(self, moment: datetime | None) -> str | None:
+        return as_utc(moment).astimezone(self.zone).isoformat(timespec="seconds") if moment else None
+
+
+def _public_query() -> Any:
+    target = aliased(WorkOrder)
+    return (
+        select(WorkOrder.id, WorkOrder.number, WorkOrder.status, WorkOrder.topic, WorkOrder.content, WorkOrder.reply,
+               WorkOrder.address, WorkOrder.lat, WorkOrder.long, WorkOrder.created_at, WorkOrder.updated_at,
+               WorkOrder.due_at, CatalogueEntry.topic.label("service_name"), Department.name.label("agency"),
+               target.number.label("merged_into"))
+        .outerjoin(CatalogueEntry, CatalogueEntry.code == WorkOrder.topic)
+        .outerjoin(Department, Department.id == WorkOrder.lead_department_id)
+        .outerjoin(target, target.id == WorkOrder.merged_into_id)
+        .where(WorkOrder.confidential.is_(False), WorkOrder.type != "report")
+    )
+
+
+def _status_notes(row: Any) -> str | None:
+    if row.status == lifecycle.MERGED:
+        return f"merged into {row.merged_into}"
+    if row.status == lifecycle.DISCARDED:
+        return "not a request"
+    return row.reply if row.status in CLOSED_STATES else None
+
+
+async def _media_urls(connection: Any, order_ids: list[int]) -> dict[int, str]:
+    """The photo a client linked when filing (kept on the order's create event)."""
+    if not order_ids:
+        return {}
+    rows = (await connection.execute(select(OrderEvent.order_id, OrderEvent.data).where(
+        OrderEvent.order_id.in_(order_ids), OrderEvent.action == "create", OrderEvent.data.is_not(None)))).all()
+    urls = {order_id: json.loads(data).get("media_url") for order_id, data in rows}
+    return {order_id: url for order_id, url in urls.items() if isinstance(url, str)}
