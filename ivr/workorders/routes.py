@@ -136,6 +136,13 @@ async def act(request: web.Request) -> web.Response:
     return web.json_response(await _detail(request, order_id, actor))
 
 
+async def edit(request: web.Request) -> web.Response:
+    actor = await current_actor(request)
+    order_id = _order_id(request)
+    await request.app[keys.ORDERS].edit(order_id, actor, datetime.now(UTC), await body_of(request))
+    return web.json_response(await _detail(request, order_id, actor))
+
+
 async def file_order(request: web.Request) -> web.Response:
     """The agent's intake form: the order, and at once its dispatch or its closure from the knowledge base."""
     actor = await current_actor(request)
@@ -290,6 +297,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/orders/search", search)
     app.router.add_get("/api/orders/suggestion", suggestion)
     app.router.add_get("/api/orders/{order_id}", detail)
+    app.router.add_patch("/api/orders/{order_id}", edit)
     app.router.add_post("/api/orders/{order_id}/actions/{action}", act)
     app.router.add_post("/api/orders/{order_id}/attachments", attach)
     app.router.add_get("/api/orders/{order_id}/attachments/{attachment_id}", download)

@@ -200,6 +200,25 @@ class OrderService:
             to_state=to_state, department_id=actor.department_id, note=note,
             data=json.dumps(data, ensure_ascii=False) if data else None))
 
+    async def edit(self, order_id: int, actor: Actor, now: datetime, fields: Mapping[str, Any]) -> list[str]:
+        """The centre corrects an open order (a draft from the web, a transcribed voicemail): what changed, from
+        what to what, goes into the history."""
+        if not actor.in_centre or actor.role not in LIFECYCLE_ROLE:
+            raise ActionRefused("orders are edited by the centre's agents and supervisors")
+        loaded = await self.load(order_id, actor)
+        if loaded.row.status not in lifecycle.OPEN:
+            raise ActionRefused(f"order {loaded.row.number} is {loaded.row.status}: only open orders are edited")
+        changes = _edits(fields, {entry.code for entry in await self.directory.catalogue()})
+        changed = {name: value for name, value in changes.items() if getattr(loaded.row, name) != value}
+        if not changed:
+            return []
+        async with self.engine.begin() as connection:
+            await self._write(connection, loaded, {**changed, "updated_at": now})
+            await self._event(connection, order_id, actor, "edit", loaded.row.status, loaded.row.status, now,
+                              data={name: {"from": getattr(loaded.row, name), "to": value}
+                                    for name, value in changed.items()})
+        return sorted(changed)
+
     async def record_view(self, order_id: int, actor: Actor, now: datetime) -> None:
         """Views of confidential orders are part of the audit trail."""
         async with self.engine.begin() as connection:
@@ -433,6 +452,27 @@ class OrderService:
                 OrderEvent.order_id == order_id, OrderEvent.action == action).order_by(OrderEvent.id.desc())
                 .limit(1))).scalar_one_or_none()
         return dict(json.loads(data)) if data else {}
+
+
+EDITABLE_TEXT = ("content", "address", "citizen_name")
+
+
+def _edits(fields: Mapping[str, Any], catalogue_codes: set[str]) -> dict[str, Any]:
+    unknown = set(fields) - {*EDITABLE_TEXT, "type", "topic", "confidential"}
+    if unknown:
+        raise BadOrder(f"these fields cannot be edited: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    changes: dict[str, Any] = {name: _text(fields, name, required=False) or None
+                               for name in EDITABLE_TEXT if name in fields}
+    if "type" in fields and fields["type"] not in lifecycle.TYPES:
+        raise BadOrder(f"unknown order type {fields['type']!r}", field="type")
+    if "topic" in fields and fields["topic"] is not None and fields["topic"] not in catalogue_codes:
+        raise BadOrder(f"no catalogue entry {fields['topic']!r}", field="topic")
+    if "confidential" in fields and not isinstance(fields["confidential"], bool):
+        raise BadOrder("confidential is true or false", field="confidential")
+    changes |= {name: fields[name] for name in ("type", "topic", "confidential") if name in fields}
+    if "content" in changes and not changes["content"]:
+        raise BadOrder("the request's content cannot be emptied", field="content")
+    return changes
 
 
 def _write_file(path: Path, data: bytes) -> None:

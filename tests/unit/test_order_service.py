@@ -236,3 +236,22 @@ async def test_a_department_does_not_see_the_citizens_contact_details_in_the_his
         detail = await queries.detail(loaded.row, loaded.departments, actor, {})
         created = detail["history"][0]["data"]
         assert ("email" in created) is shown and created["media_url"] == "https://img.example.cn/1.jpg"
+
+
+async def test_the_centre_corrects_an_open_order_and_the_history_says_what_changed(engine: AsyncEngine) -> None:
+    service, queries, staff = await setup(engine)
+    draft = await service.create(complaint(channel="api", accepted=False, topic=None, type="consultation"),
+                                 Actor("wechat", "api"), NOW)
+    assert await service.edit(draft.id, AGENT, NOW, {"topic": "0301", "type": "complaint", "content":
+                                                     "幸福路路灯不亮一周了"}) == ["topic", "type"]
+    with pytest.raises(BadOrder, match="cannot be edited"):
+        await service.edit(draft.id, AGENT, NOW, {"status": "closed"})
+    with pytest.raises(BadOrder, match="no catalogue entry"):
+        await service.edit(draft.id, AGENT, NOW, {"topic": "9999"})
+    with pytest.raises(ActionRefused):
+        await service.edit(draft.id, staff["urban"], NOW, {"type": "help"})
+    loaded = await service.load(draft.id, AGENT)
+    detail = await queries.detail(loaded.row, loaded.departments, AGENT, {})
+    assert detail["history"][-1]["data"]["type"] == {"from": "consultation", "to": "complaint"}
+    await service.act(draft.id, "accept", AGENT, NOW)
+    assert (await service.act(draft.id, "dispatch", AGENT, NOW)).state == "dispatched", "to the topic's department"
