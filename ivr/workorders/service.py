@@ -194,6 +194,11 @@ class OrderService:
         async with self.engine.begin() as connection:
             await self._event(connection, order_id, actor, "view", None, None, now)
 
+    async def record_query(self, order_id: int, actor: Actor, now: datetime, note: str) -> None:
+        """A citizen asked for the order's progress (by phone): it shows in the order's history."""
+        async with self.engine.begin() as connection:
+            await self._event(connection, order_id, actor, "progress_query", None, None, now, note=note)
+
     # Effects of each action, beyond the state the rules compute
 
     async def _effects(self, loaded: Loaded, action: str, actor: Actor, now: datetime,
