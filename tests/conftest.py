@@ -39,6 +39,7 @@ TEST_PORTS = {
     "HOTLINE_QUEUE_OVERFLOW_WAIT_SECONDS": "60",
     # The default lines, but a greeting that does not read them out: the tests' timings assume a short one.
     "HOTLINE_ROUTING_LINES": json.dumps([dataclasses.asdict(line) | {"announce": ""} for line in DEFAULT_LINES]),
+    "HOTLINE_ROUTING_PROGRESS_ANNOUNCE": "",
 }
 
 
