@@ -84,7 +84,7 @@ async def queries_on(engine: AsyncEngine, order_id: int) -> list[tuple[str, str,
         rows = (await connection.execute(select(OrderEvent.actor, OrderEvent.role, OrderEvent.action,
                                                 OrderEvent.note).where(OrderEvent.order_id == order_id,
                                                                        OrderEvent.action == "progress_query"))).all()
-    return [tuple(row) for row in rows]
+    return [(row.actor, row.role, row.action, row.note) for row in rows]
 
 
 def digits(number: str) -> list[str]:
