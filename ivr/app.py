@@ -34,6 +34,7 @@ from ivr.intake.context import CallContext, CallContextFactory, Services
 from ivr.knowledge import routes as knowledge
 from ivr.knowledge.store import KnowledgeStore
 from ivr.open311 import routes as open311
+from ivr.progress import handlers as progress
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
 from ivr.secrets import Secrets
@@ -57,6 +58,7 @@ def build_router() -> Router[CallContext]:
     phone.register(router)
     waiting.register(router)
     voicemail.register(router)
+    progress.register(router)
     return router
 
 
@@ -186,6 +188,7 @@ async def _fastagi(app: web.Application) -> AsyncIterator[None]:
         settings, app[keys.TRACKER], app[keys.CALL_STORE], sounds, app[keys.AGENT_SERVICE],
         app[keys.AMI].queue_state, CallbackStore(app[keys.ENGINE]) if settings.sip.carrier_contact else None,
         app[keys.WORK_ORDERS], app[keys.LAYOUT].host("voicemail"),
+        orders=app[keys.ORDERS], order_queries=app[keys.ORDER_QUERIES],
     )
     server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
     app[keys.FASTAGI] = server

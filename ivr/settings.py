@@ -231,6 +231,15 @@ class RoutingSettings:
         7, _positive, "a caller with an open work order from this many days goes to its agent, or to the front"
     )
     repeat_priority: int = _setting(10, _positive, "queue priority of such a caller (others have 0)")
+    # Not 0: callers press 0 out of habit to reach a person, and here no key at all reaches one.
+    progress_key: str = _setting(
+        "3", _key, "key pressed during the greeting for the progress query (工单进度查询); empty: none")
+    progress_announce: str = _setting(
+        "查询工单进度请按三。", doc="read out in the greeting after the lines' announcements; say progress_key")
+
+    def __post_init__(self) -> None:
+        if self.progress_key and self.progress_key in {line.key for line in self.lines}:
+            raise SettingsError(f"setting routing.progress_key: key {self.progress_key} already chooses a line")
 
     @property
     def default_line(self) -> LineSettings:

@@ -43,6 +43,7 @@ TEST_PORTS = {
     "HOTLINE_WEB_PASSWORD_MEMORY_KIB": "1024",
     "HOTLINE_WEB_PASSWORD_TIME_COST": "1",
     "HOTLINE_ROUTING_LINES": json.dumps([dataclasses.asdict(line) | {"announce": ""} for line in DEFAULT_LINES]),
+    "HOTLINE_ROUTING_PROGRESS_ANNOUNCE": "",
 }
 
 

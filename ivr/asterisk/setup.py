@@ -27,6 +27,8 @@ def prepare_instance(
         shutil.rmtree(layout.host("."), ignore_errors=True)
     render_all(settings, secrets, layout)
     custom = Path(settings.prompts.custom_dir) if settings.prompts.custom_dir else None
-    greeting = PROMPTS["greeting"] + "".join(line.announce for line in settings.routing.lines if line.key)
+    routing = settings.routing
+    greeting = PROMPTS["greeting"] + "".join(line.announce for line in routing.lines if line.key)
+    greeting += routing.progress_announce if routing.progress_key else ""
     generate_prompts(layout.sounds_dir, settings.prompts.voice, custom, {"greeting": greeting})
     return secrets, layout

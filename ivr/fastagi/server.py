@@ -28,11 +28,19 @@ class Router(Generic[Ctx]):
 
     def __init__(self) -> None:
         self._routes: dict[str, Handler[Ctx]] = {}
+        self._time_limits: dict[str, float] = {}
 
-    def add(self, script: str, handler: Handler[Ctx]) -> None:
+    def add(self, script: str, handler: Handler[Ctx], time_limit: float | None = None) -> None:
+        """`time_limit`: seconds instead of fastagi.handler_timeout, for a menu the caller chose to spend
+        time in (a self-service query), never for a step every caller goes through."""
         if script in self._routes:
             raise DuplicateRouteError(f"AGI script {script!r} already has a handler")
         self._routes[script] = handler
+        if time_limit is not None:
+            self._time_limits[script] = time_limit
+
+    def time_limit(self, script: str, default: float) -> float:
+        return self._time_limits.get(script, default)
 
     def resolve(self, script: str) -> Handler[Ctx] | None:
         return self._routes.get(script)
@@ -118,8 +126,9 @@ class FastAgiServer(Generic[Ctx]):
             logger.error("[%s] unknown AGI script %r; the caller goes on to the queue", uid, call.script)
             await self._note_failure(call, "unknown-script")
             return
+        limit = self.router.time_limit(call.script, self.settings.handler_timeout)
         try:
-            async with asyncio.timeout(self.settings.handler_timeout):
+            async with asyncio.timeout(limit):
                 await handler(call, self.context_for(call))
         except AgiHangup as exc:
             logger.info("[%s] %s: caller hung up (%s)", uid, call.script, exc)
@@ -127,8 +136,7 @@ class FastAgiServer(Generic[Ctx]):
             logger.error("[%s] %s failed: %s %s; the caller goes on to the queue", uid, call.script, exc, exc.reply)
             await self._note_failure(call, type(exc).__name__)
         except TimeoutError:
-            logger.error("[%s] %s ran past %g s; the caller goes on to the queue", uid, call.script,
-                         self.settings.handler_timeout)
+            logger.error("[%s] %s ran past %g s; the caller goes on to the queue", uid, call.script, limit)
             await self._note_failure(call, "handler-timeout")
         except Exception:
             logger.exception("[%s] %s crashed; the caller goes on to the queue", uid, call.script)

@@ -19,6 +19,8 @@ from ivr.db.models import WorkOrder
 from ivr.fastagi import AgiCall
 from ivr.lines import lines_of, relax_steps
 from ivr.settings import Settings
+from ivr.workorders.queries import OrderQueries
+from ivr.workorders.service import OrderService
 from ivr.workorders.store import WorkOrderStore
 from routing.lines import Line, Relax
 
@@ -43,6 +45,8 @@ class Services:
     callbacks: CallbackStore | None = None  # for the callbacks they ask for
     work_orders: WorkOrderStore | None = None  # for the drafts made from voicemail
     voicemail_dir: Path | None = None  # where Asterisk records voicemail, as the server sees it
+    orders: OrderService | None = None  # for the progress query by phone
+    order_queries: OrderQueries | None = None
 
     # The routing rules as routing/ takes them, derived from the settings once, not on every call.
     @cached_property
@@ -57,6 +61,11 @@ class Services:
     def line_keys(self) -> str:
         """The keys that pick a line during the greeting."""
         return "".join(line.key for line in self.lines)
+
+    @cached_property
+    def greeting_keys(self) -> str:
+        """The keys that end the greeting: the lines' and the progress query's."""
+        return self.line_keys + self.settings.routing.progress_key
 
 
 @dataclass(frozen=True)

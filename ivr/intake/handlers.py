@@ -31,7 +31,7 @@ async def hotline_intake(call: AgiCall, ctx: CallContext) -> None:
     lookup = asyncio.create_task(_look_up(call, ctx))
     try:
         await call.set_variable(var.INTAKE, "ivr")
-        key = await call.stream_file(ctx.prompt("greeting"), ctx.services.line_keys)
+        key = await call.stream_file(ctx.prompt("greeting"), ctx.services.greeting_keys)
         await call.set_variable(var.GREETED, "1")
         facts = await lookup
     finally:
@@ -41,6 +41,8 @@ async def hotline_intake(call: AgiCall, ctx: CallContext) -> None:
     entry = first_entry(ctx, line, order.agent if order else None, flagged=order is not None)
     ctx.services.tracker.routed(call.uniqueid, line.queue, entry.priority)
     variables = {var.LINE: line.queue, **entry_variables(entry)}
+    if key and key == ctx.settings.routing.progress_key:
+        variables[var.NEXT] = var.NEXT_PROGRESS  # the dialplan runs hotline-progress before the queue
     if facts is not None:
         variables[var.PRIOR_CALLS] = str(facts.history.prior_calls)
         variables[var.REPEAT_CALLER] = "1" if _is_repeat(facts.history) else "0"

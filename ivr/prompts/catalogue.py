@@ -33,3 +33,46 @@ for _ahead, _number in enumerate(CHINESE_NUMBERS, start=1):
     PROMPTS[f"wait-{_ahead}"] = f"预计等待约{_number}分钟。"
 PROMPTS["place-many"] = "您前面还有九位以上来电。"
 PROMPTS["wait-many"] = "预计等待超过九分钟。"
+
+# The progress query by phone (ivr/progress): only static pieces, so an order is read out as its number's
+# digits, its state and its due date; names and replies stay for an agent to read.
+PHONE_DIGITS = "零幺二三四五六七八九"
+for _digit, _word in enumerate(PHONE_DIGITS):
+    PROMPTS[f"digit-{_digit}"] = _word
+
+
+def _counted(number: int) -> str:
+    """1–31 as said in a date: 十二, 二十一, 三十."""
+    tens, ones = divmod(number, 10)
+    words = ("" if tens < 2 else CHINESE_NUMBERS[tens - 1]) + ("十" if tens else "")
+    return words + (CHINESE_NUMBERS[ones - 1] if ones else "")
+
+
+for _month in range(1, 13):
+    PROMPTS[f"month-{_month}"] = f"{_counted(_month)}月"
+for _day in range(1, 32):
+    PROMPTS[f"day-{_day}"] = f"{_counted(_day)}日"
+PROMPTS.update({
+    "progress-latest": "您最近的工单，编号",
+    "progress-requested": "您查询的工单，编号",
+    "progress-none": "未查到可按来电号码播报的工单。",
+    "progress-not-found": "您的号码下没有这个工单号。",
+    "progress-menu": "查询其他工单请按1，人工服务请按0，结束请挂机。",
+    "progress-enter-number": "请输入工单号，以井号键结束。",
+    "progress-unavailable": "查询暂不可用，请稍后再拨，或等待人工服务。",
+    "progress-due": "预计",
+    "progress-due-end": "前办结。",
+    "progress-overdue": "已超过办理时限，我们正在督办。",
+    # One per lifecycle state (routing/lifecycle.py); a test checks none is missing.
+    "progress-state-draft": "正在等待受理。",
+    "progress-state-accepted": "已受理。",
+    "progress-state-dispatched": "已派单，等待部门签收。",
+    "progress-state-signed": "部门正在办理。",
+    "progress-state-returned": "已退回，正在审核。",
+    "progress-state-replied": "部门已答复，正在审核。",
+    "progress-state-closed": "已办结。",
+    "progress-state-visited": "已回访。",
+    "progress-state-evaluated": "已评价，办理完毕。",
+    "progress-state-merged": "已与相同诉求的工单合并办理。",
+    "progress-state-discarded": "已作废。",
+})

@@ -120,7 +120,7 @@ async def _detail(request: web.Request, order_id: int, actor: Actor) -> dict[str
     orders = request.app[keys.ORDERS]
     loaded = await orders.load(order_id, actor)
     if loaded.row.confidential or loaded.row.type == "report":
-        await orders.record_view(order_id, actor, datetime.now(UTC))
+        await orders.record(order_id, actor, "view", datetime.now(UTC))
     names = await request.app[keys.DIRECTORY].department_names()
     return await request.app[keys.ORDER_QUERIES].detail(loaded.row, loaded.departments, actor, names)
 

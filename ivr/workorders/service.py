@@ -219,10 +219,11 @@ class OrderService:
                                     for name, value in changed.items()})
         return sorted(changed)
 
-    async def record_view(self, order_id: int, actor: Actor, now: datetime) -> None:
-        """Views of confidential orders are part of the audit trail."""
+    async def record(self, order_id: int, actor: Actor, action: str, now: datetime, note: str | None = None) -> None:
+        """An event that changes nothing: a view of a confidential order (the audit trail), a citizen's progress
+        query by phone; both show who looked at the order."""
         async with self.engine.begin() as connection:
-            await self._event(connection, order_id, actor, "view", None, None, now)
+            await self._event(connection, order_id, actor, action, None, None, now, note=note)
 
     async def attach(self, order_id: int, actor: Actor, name: str, content_type: str, data: bytes,
                      now: datetime) -> int:

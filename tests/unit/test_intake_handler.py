@@ -34,7 +34,7 @@ SOUNDS = PurePosixPath("/var/lib/hotline/sounds")
 GREETING = "/var/lib/hotline/sounds/greeting"
 CALLFLOW_LOG = "ivr.callflow"
 STEP = 2.0
-KEYS = "129"  # the default lines' keys: enterprise, dialect, English
+KEYS = "1293"  # the default lines' keys (enterprise, dialect, English), then the progress query's
 
 
 def entering(queue: str = "hotline-general", priority: str = "0", min_penalty: str = "0", max_penalty: str = "9",
@@ -362,3 +362,18 @@ async def test_a_caller_with_an_open_order_whose_agent_is_busy_waits_at_the_fron
     variables = flow.variables()
     assert (variables["HOTLINE_QUEUE"], variables["QUEUE_PRIO"], variables["QUEUE_MAX_PENALTY"]) == \
         ("hotline-general", "10", "9")
+
+
+async def test_the_progress_key_asks_the_dialplan_for_the_progress_query_on_the_way_to_the_default_line() -> None:
+    flow = Flow(FakeStore(), queue_state=state_with(member("hotline-enterprise", "8031", "1031", 0)))
+    flow.call.stream_file.return_value = "3"
+    await flow.run()
+    variables = flow.variables()
+    assert (variables["HOTLINE_NEXT"], variables["HOTLINE_LINE"]) == ("progress", "hotline-general")
+
+
+async def test_a_line_key_does_not_ask_for_the_progress_query() -> None:
+    flow = Flow(FakeStore(), queue_state=state_with(member("hotline-enterprise", "8031", "1031", 0)))
+    flow.call.stream_file.return_value = "1"
+    await flow.run()
+    assert "HOTLINE_NEXT" not in flow.variables()

@@ -60,7 +60,11 @@ def test_the_fallback_still_queues_the_caller(rendered: tuple) -> None:  # type:
     _settings, _layout, configs = rendered
     citizens = [value for _name, value in items(configs["extensions.conf"], "citizens")]
     assert any("AGI(agi://127.0.0.1:4573/hotline-intake)" in value for value in citizens)
-    assert any("Goto(hotline-queue,s,1)" in value for value in citizens)
+    assert any('GotoIf($["${HOTLINE_NEXT}" = "progress"]?hotline-progress,s,1:hotline-queue,s,1)' in value
+               for value in citizens), "on to the queue, through the progress query when the intake says so"
+    progress_flow = [value for _name, value in items(configs["extensions.conf"], "hotline-progress")]
+    assert progress_flow[-2:] == ["n,AGI(agi://127.0.0.1:4573/hotline-progress)", "n,Goto(hotline-queue,s,1)"], \
+        "after the progress query, whatever happened in it, the caller goes on to the queue"
     queue_flow = " ".join(value for _name, value in items(configs["extensions.conf"], "hotline-queue"))
     assert "Playback(/srv/hotline/t/sounds/greeting)" in queue_flow
     assert 'Set(HOTLINE_QUEUE=${IF($["${HOTLINE_QUEUE}" = ""]?hotline-general:${HOTLINE_QUEUE})})' in queue_flow, \

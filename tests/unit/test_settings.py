@@ -99,3 +99,12 @@ def test_every_setting_is_described_with_its_default() -> None:
     assert rows["fastagi.port"][0] == "4573"
     assert rows["sip.carrier_addresses"][1].startswith("addresses")
     assert len(rows) == len(set(rows)) > 30
+
+
+def test_the_progress_key_may_not_be_a_line_key_and_may_be_switched_off() -> None:
+    with pytest.raises(SettingsError, match="setting routing.progress_key: key 2 already chooses a line"):
+        load_settings(environ={"HOTLINE_ROUTING_PROGRESS_KEY": "2"})
+    with pytest.raises(SettingsError, match="setting routing.progress_key: expected one phone key"):
+        load_settings(environ={"HOTLINE_ROUTING_PROGRESS_KEY": "12"})
+    assert load_settings(environ={}).routing.progress_key == "3"
+    assert load_settings(environ={"HOTLINE_ROUTING_PROGRESS_KEY": ""}).routing.progress_key == ""
