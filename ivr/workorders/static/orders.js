@@ -154,6 +154,17 @@ function actionForm(action) {
   return form;
 }
 
+// The department's knowledge entries whose review date has passed or is near: it owns keeping them right.
+async function showReview() {
+  const review = await api("GET", "/api/knowledge/review");
+  $("review").hidden = review.entries.length === 0;
+  $("review-entries").replaceChildren(...review.entries.map((entry) => {
+    const item = document.createElement("li");
+    item.textContent = `${entry.title} · 复核日期 ${entry.review_on} · ${entry.stale ? "已过期" : "即将到期"}`;
+    return item;
+  }));
+}
+
 function showError(error) { $("error").textContent = error.message; }
 
 async function start() {
@@ -168,6 +179,7 @@ async function start() {
   $("who").textContent = `${me.id} · ${me.role}${me.department ? " · " + me.department : ""}`;
   departments = await api("GET", "/api/departments");
   await showList("/api/orders");
+  if (me.role.startsWith("department")) await showReview();
 }
 
 $("login").addEventListener("submit", async (event) => {
