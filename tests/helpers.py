@@ -16,6 +16,7 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr import keys
 from ivr.agents.errors import AgentExists
@@ -26,7 +27,9 @@ from ivr.db.engine import create_engine, upgrade
 from ivr.db.models import Call
 from ivr.democall import Sipp, error_log
 from ivr.secrets import Secrets
-from ivr.settings import Settings
+from ivr.settings import Settings, WorkOrderSettings
+from ivr.workorders.directory import Directory
+from ivr.workorders.service import OrderService
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CARRIER_IP = "127.0.0.2"
@@ -305,3 +308,9 @@ async def log_in(session: aiohttp.ClientSession, url: str, body: Mapping[str, st
         assert response.status == 200, answer
     session.headers["X-CSRF-Token"] = answer["csrf"]
     return dict(answer)
+
+
+def order_service(engine: AsyncEngine, directory: Directory | None = None) -> OrderService:
+    """The real order service with default work-order settings, attachments in a fresh temporary folder."""
+    return OrderService(engine, directory or Directory(engine), WorkOrderSettings(), "Asia/Shanghai",
+                        Path(tempfile.mkdtemp(prefix="hotline-attachments-")))

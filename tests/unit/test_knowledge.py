@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,11 +29,12 @@ from ivr.knowledge.importing import read_entries
 from ivr.knowledge.ranking import Document
 from ivr.knowledge.store import KnowledgeStore
 from ivr.secrets import Secrets
-from ivr.settings import Settings, WorkOrderSettings
+from ivr.settings import Settings
 from ivr.web.auth import COOKIE, CSRF_HEADER, USER_PREFIX, auth_middleware, csrf_token, issue_token
 from ivr.workorders.actors import Actor
 from ivr.workorders.directory import Directory
 from ivr.workorders.service import Intake, OrderService
+from tests.helpers import order_service
 
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -137,7 +137,7 @@ async def base(engine: AsyncEngine) -> Base:
         {"code": "0301", "topic": "路灯故障", "department": "urban", "keywords": ["路灯"]},
         {"code": "1201", "topic": "社会保险", "department": "hrss", "keywords": ["社保"]},
     ])
-    orders = OrderService(engine, directory, WorkOrderSettings(), "Asia/Shanghai", Path(tempfile.mkdtemp()))
+    orders = order_service(engine, directory)
     return Base(KnowledgeStore(engine, WARNING_DAYS), departments, orders)
 
 

@@ -3,22 +3,20 @@ extensions, merges, re-handling; department isolation and masking. On SQLite and
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.models import OrderEvent
-from ivr.settings import WorkOrderSettings
 from ivr.workorders.actors import Actor
 from ivr.workorders.directory import Directory
 from ivr.workorders.errors import ActionRefused, BadOrder, ChangedMeanwhile, OrderNotFound
 from ivr.workorders.queries import OrderQueries
 from ivr.workorders.service import Intake, OrderService
 from ivr.workorders.supervision import SupervisionScheduler
+from tests.helpers import order_service
 
 # Tuesday 2026-11-24 10:00 in Shanghai: an ordinary working week.
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -42,7 +40,7 @@ async def setup(engine: AsyncEngine) -> tuple[OrderService, OrderQueries, dict[s
         {"code": "0901", "topic": "爆管", "department": "water", "keywords": ["爆管"], "emergency": True},
     ])
     staff = {code: Actor(f"{code}.staff", "department_staff", department_id) for code, department_id in ids.items()}
-    service = OrderService(engine, directory, WorkOrderSettings(), "Asia/Shanghai", Path(tempfile.mkdtemp()))
+    service = order_service(engine, directory)
     return service, OrderQueries(engine), staff
 
 

@@ -23,12 +23,13 @@ from ivr.intake.context import CallContextFactory, Services
 from ivr.progress.handlers import TIME_LIMIT_SECONDS, hotline_progress, register
 from ivr.progress.speech import OrderProgress, due_prompts
 from ivr.prompts.catalogue import PROMPTS
-from ivr.settings import Settings, WorkOrderSettings
+from ivr.settings import Settings
 from ivr.workorders.actors import Actor
 from ivr.workorders.directory import Directory
 from ivr.workorders.queries import OrderQueries
 from ivr.workorders.service import Intake, OrderService
 from routing import lifecycle
+from tests.helpers import order_service
 
 UID = "1700000000.77"
 CALLER = "13800138001"
@@ -39,10 +40,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 STEP = 5.0
 
 
-async def order_service(engine: AsyncEngine) -> OrderService:
+async def orders_with_a_department(engine: AsyncEngine) -> OrderService:
     directory = Directory(engine)
     await directory.add_department("urban", "城管局")
-    return OrderService(engine, directory, WorkOrderSettings(), "Asia/Shanghai")
+    return order_service(engine, directory)
 
 
 async def file_order(service: OrderService, caller: str, *actions: str, created: datetime | None = None,
@@ -92,13 +93,13 @@ def digits(number: str) -> list[str]:
 
 
 async def number_and_due(engine: AsyncEngine, order_id: int) -> tuple[str, datetime]:
-    service = OrderService(engine, Directory(engine), WorkOrderSettings(), "Asia/Shanghai")
+    service = order_service(engine)
     row = (await service.load(order_id, AGENT)).row
     return row.number, as_utc(row.due_at).astimezone(SHANGHAI)
 
 
 async def test_the_callers_newest_order_is_read_out_recorded_and_the_menu_offered(engine: AsyncEngine) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     await file_order(service, CALLER, "dispatch", created=datetime.now(UTC) - timedelta(days=1))
     newest = await file_order(service, CALLER, "dispatch", call_uniqueid="1.2")
     flow = Flow(engine, service, [""])
@@ -113,7 +114,7 @@ async def test_the_callers_newest_order_is_read_out_recorded_and_the_menu_offere
 
 
 async def test_a_caller_without_orders_hears_so_and_no_trace_is_left(engine: AsyncEngine) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     other = await file_order(service, NEIGHBOUR)
     flow = Flow(engine, service, ["0"])
     await flow.run()
@@ -124,7 +125,7 @@ async def test_a_caller_without_orders_hears_so_and_no_trace_is_left(engine: Asy
 @pytest.mark.parametrize("protection", [{"confidential": True}, {"type": "report"}], ids=["confidential", "report"])
 async def test_a_confidential_or_report_order_is_not_read_by_the_calling_number_alone(
         engine: AsyncEngine, protection: dict[str, Any]) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     protected = await file_order(service, CALLER, **protection)
     flow = Flow(engine, service, [""])
     await flow.run()
@@ -133,7 +134,7 @@ async def test_a_confidential_or_report_order_is_not_read_by_the_calling_number_
 
 
 async def test_a_keyed_number_of_the_callers_own_confidential_order_is_read(engine: AsyncEngine) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     protected = await file_order(service, CALLER, "dispatch", confidential=True, type="report")
     number, due = await number_and_due(engine, protected)
     flow = Flow(engine, service, ["1", number, "0"])
@@ -148,7 +149,7 @@ async def test_a_keyed_number_of_the_callers_own_confidential_order_is_read(engi
 
 async def test_another_citizens_order_number_is_refused_like_a_number_that_does_not_exist(
         engine: AsyncEngine) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     foreign = await file_order(service, NEIGHBOUR, "dispatch")
     foreign_number, _due = await number_and_due(engine, foreign)
     flow = Flow(engine, service, ["1", foreign_number, "1", "20991231999999", ""])
@@ -160,7 +161,7 @@ async def test_another_citizens_order_number_is_refused_like_a_number_that_does_
 
 
 async def test_an_unidentified_caller_hears_no_order_even_one_filed_without_a_number(engine: AsyncEngine) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     anonymous = await file_order(service, "anonymous", "dispatch")
     number, _due = await number_and_due(engine, anonymous)
     flow = Flow(engine, service, ["1", number, ""], caller="anonymous")
@@ -171,7 +172,7 @@ async def test_an_unidentified_caller_hears_no_order_even_one_filed_without_a_nu
 
 
 async def test_a_menu_key_during_the_reading_skips_the_rest(engine: AsyncEngine) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     await file_order(service, CALLER, "dispatch")
     flow = Flow(engine, service, [])
     flow.call.stream_file.side_effect = ["", "0"]  # "0" during the first digit: straight to the agents
@@ -181,7 +182,7 @@ async def test_a_menu_key_during_the_reading_skips_the_rest(engine: AsyncEngine)
 
 
 async def test_one_call_asks_for_at_most_three_other_orders(engine: AsyncEngine) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     flow = Flow(engine, service, ["1", "1", "1", "1", "1", "1", "1"])
     await flow.run()
     assert flow.heard().count("progress-enter-number") == 3
@@ -190,7 +191,7 @@ async def test_one_call_asks_for_at_most_three_other_orders(engine: AsyncEngine)
 
 async def test_the_caller_hanging_up_during_the_reading_leaves_the_trace_and_ends_the_flow(
         engine: AsyncEngine) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     order = await file_order(service, CALLER)
     flow = Flow(engine, service, [])
     flow.call.stream_file.side_effect = ["", AgiHangup("channel hung up while playing digit-2")]
@@ -200,7 +201,7 @@ async def test_the_caller_hanging_up_during_the_reading_leaves_the_trace_and_end
 
 
 async def test_finished_orders_are_read_with_their_state_and_without_a_date(engine: AsyncEngine) -> None:
-    service = await order_service(engine)
+    service = await orders_with_a_department(engine)
     order = await service.create(Intake("phone", "问社保", caller_number=CALLER), AGENT, datetime.now(UTC))
     await service.act(order.id, "close_at_intake", AGENT, datetime.now(UTC), {"reply": "已解答"})
     flow = Flow(engine, service, [""])

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.settings import WorkOrderSettings
 from ivr.workorders.actors import Actor
-from ivr.workorders.directory import Directory
 from ivr.workorders.service import Intake, OrderService
 from ivr.workorders.store import WorkOrderStore
+from tests.helpers import order_service
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
 def orders(engine: AsyncEngine) -> OrderService:
-    return OrderService(engine, Directory(engine), WorkOrderSettings(), "Asia/Shanghai", Path(tempfile.mkdtemp()))
+    return order_service(engine)
 
 
 async def take(service: OrderService, caller: str, uniqueid: str, agent: str, content: str, at: datetime) -> int:
