@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ivr.db.engine import create_engine, upgrade
 from ivr.secrets import Secrets, ensure_secrets
 from ivr.settings import DEFAULT_LINES, Settings, load_settings
 from ivr.web import passwords
-from tests.helpers import Hotline, fresh_postgres_database, start_hotline
+from tests.helpers import Hotline, create_database, drop_database, fresh_postgres_database, start_hotline
 
 TEST_PORTS = {
     "HOTLINE_SIP_PORT": "15060",
@@ -99,13 +100,40 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A migrated SQLite file and a migrated PostgreSQL template database, made once per run: each test's
+    database is a copy (a file copy; CREATE DATABASE … TEMPLATE), not nine migrations again."""
+    sqlite_file = tmp_path_factory.mktemp("template") / "template.db"
+    template = f"hotline_template_{uuid.uuid4().hex[:10]}"
+
+    async def make() -> None:
+        for url in (f"sqlite+aiosqlite:///{sqlite_file}", await create_database(template)):
+            engine = create_engine(url)
+            await upgrade(engine)
+            await engine.dispose()
+
+    asyncio.run(make())
+    yield {"sqlite": str(sqlite_file), "postgresql": template}
+    asyncio.run(drop_database(template))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, migrated_templates: dict[str, str],
+                 tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A migrated database, once on SQLite and once on PostgreSQL."""
-    engine = create_engine(database_url)
-    await upgrade(engine)
+    if request.param == "sqlite":
+        copy = tmp_path / "hotline.db"
+        shutil.copyfile(migrated_templates["sqlite"], copy)
+        url, name = f"sqlite+aiosqlite:///{copy}", None
+    else:
+        name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+        url = await create_database(name, template=migrated_templates["postgresql"])
+    engine = create_engine(url)
     yield engine
     await engine.dispose()
+    if name is not None:
+        await drop_database(name)
 
 
 @pytest.fixture

@@ -50,19 +50,28 @@ CONVERSATION_MS = 10_000
 async def fresh_postgres_database() -> AsyncIterator[str]:
     """A new database on the machine's PostgreSQL, dropped afterwards."""
     name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+    url = await create_database(name)
+    try:
+        yield url
+    finally:
+        await drop_database(name)
+
+
+async def create_database(name: str, template: str | None = None) -> str:
     admin = await asyncpg.connect(POSTGRES_ADMIN)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await admin.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+async def drop_database(name: str) -> None:
+    admin = await asyncpg.connect(POSTGRES_ADMIN)
     try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await admin.close()
 
 
 @dataclass
