@@ -43,9 +43,9 @@ CONVERSATION_MS = 10_000
 
 
 @asynccontextmanager
-async def fresh_postgres_database() -> AsyncIterator[str]:
-    """A new database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+async def fresh_postgres_database(prefix: str = "hotline_test", keep: bool = False) -> AsyncIterator[str]:
+    """A new database on the machine's PostgreSQL, dropped afterwards unless `keep`."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(POSTGRES_ADMIN)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -54,11 +54,12 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
     try:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        if not keep:
+            admin = await asyncpg.connect(POSTGRES_ADMIN)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
 
 
 @dataclass
