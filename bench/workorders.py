@@ -392,7 +392,9 @@ def cases(keys: Keys, names: dict[int, str]) -> list[Case]:
     def text_word(words: tuple[str, ...]) -> Callable[[random.Random], str]:
         return lambda chooser: chooser.choice(words)
 
-    common, rare = text_word(COMMON_WORDS), text_word(RARE_WORDS)
+    common = text_word(COMMON_WORDS)
+    rare_two = text_word(tuple(word for word in RARE_WORDS if len(word) == 2))
+    rare_three = text_word(tuple(word for word in RARE_WORDS if len(word) == 3))
 
     async def history(q: OrderQueries, c: random.Random) -> int:
         return len(await q.history(c.choice(keys.callers)))
@@ -432,7 +434,8 @@ def cases(keys: Keys, names: dict[int, str]) -> list[Case]:
         Case("search, order number", search(centre, number=lambda c: c.choice(keys.order_numbers))),
         Case("search, phone", search(centre, number=lambda c: c.choice(keys.callers))),
         Case("search, text (common word)", search(centre, text=common)),
-        Case("search, text (rare word)", search(centre, text=rare)),
+        Case("search, text (rare, 2 characters)", search(centre, text=rare_two)),
+        Case("search, text (rare, 3 characters)", search(centre, text=rare_three)),
         Case("search, text, department", search(department, text=common)),
     ]
 
@@ -502,14 +505,22 @@ async def explain(engine: AsyncEngine, run: Callable[[], Awaitable[Any]]) -> str
         return "\n".join(line for (line,) in plan.all())
 
 
-async def explain_inboxes(engine: AsyncEngine, keys: Keys, names: dict[int, str]) -> dict[str, str]:
+async def explain_plans(engine: AsyncEngine, keys: Keys, names: dict[int, str]) -> dict[str, str]:
     queries = OrderQueries(engine)
+    biggest, community = staff(keys.biggest_department), staff(max(keys.departments))  # ids: communities last
+    two, three = RARE_WORDS[0], next(word for word in RARE_WORDS if len(word) == 3)
     return {
-        f"department {keys.biggest_department} (the most orders), page 1":
-            await explain(engine, lambda: queries.inbox(staff(keys.biggest_department), names)),
-        f"department {keys.biggest_department}, handled, page 6":
-            await explain(engine, lambda: queries.inbox(staff(keys.biggest_department), names, 5, True)),
-        "centre, open orders, page 1": await explain(engine, lambda: queries.inbox(CENTRE, names)),
+        f"inbox of department {biggest.department_id} (the most orders), page 1":
+            await explain(engine, lambda: queries.inbox(biggest, names)),
+        f"inbox of department {biggest.department_id}, handled, page 6":
+            await explain(engine, lambda: queries.inbox(biggest, names, 5, True)),
+        "inbox of the centre, open orders, page 1": await explain(engine, lambda: queries.inbox(CENTRE, names)),
+        f"search by the centre, rare two-character word {two}":
+            await explain(engine, lambda: queries.search(CENTRE, names, text=two)),
+        f"search by the centre, rare three-character word {three}":
+            await explain(engine, lambda: queries.search(CENTRE, names, text=three)),
+        f"search by community {community.department_id}, {COMMON_WORDS[1]}":
+            await explain(engine, lambda: queries.search(community, names, text=COMMON_WORDS[1])),
     }
 
 
@@ -539,7 +550,7 @@ async def run(url: str, arguments: argparse.Namespace, say: Callable[[str], None
         keys = await sample_keys(engine, arguments.orders, 2000, random.Random(arguments.seed))
         results = await measure(engine, baseline_engine, keys, names, arguments.iterations,
                                 arguments.baseline_iterations, arguments.seed, arguments.case_seconds, say)
-        plans = await explain_inboxes(engine, keys, names)
+        plans = await explain_plans(engine, keys, names)
         return Report(generation, results, plans)
     finally:
         await baseline_engine.dispose()
@@ -583,7 +594,7 @@ def print_report(report: Report, arguments: argparse.Namespace, server: str) -> 
               f"{percentile(ms, 0.99):>8.2f} {max(ms):>8.2f} {sum(m.rows) / len(m.rows):>6.1f} {aim:>8} "
               f"{base_p50:>13} {base_max:>13}")
     for title, plan in report.plans.items():
-        print(f"\nEXPLAIN ANALYZE, inbox of {title}:\n{plan}")
+        print(f"\nEXPLAIN ANALYZE, {title}:\n{plan}")
 
 
 async def server_version(url: str) -> str:

@@ -193,6 +193,7 @@ class OrderDepartment(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "department_id"),
         Index("ix_order_departments_inbox", "department_id", "done", "due_at"),
+        Index("ix_order_departments_department_order", "department_id", "order_id"),  # its search, newest first
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,9 +1,10 @@
 """work_orders: the centre's open orders by deadline (a partial index), and on PostgreSQL trigram indexes for
-the search in the content and the address
+the search in the content and the address; order_departments: a department's orders newest first (its search)
 
 Measured on 10 million orders (docs/benchmarks.md): without the partial index the centre's inbox reads every
 open order to sort them (about 3 % of all); without the trigram indexes a search for a rare word reads the whole
-table. Trigrams cannot narrow a two-character word: such a search still scans (see the benchmark).
+table, and a department's search read every order of the department. Trigrams cannot narrow a two-character
+word: such a search still scans (see the benchmark).
 
 Revision ID: 0010
 Revises: 0009
@@ -26,6 +27,7 @@ TRIGRAM_COLUMNS = ("content", "address")
 def upgrade() -> None:
     op.create_index("ix_work_orders_open_due", "work_orders", ["due_at", "id"],
                     postgresql_where=OPEN, sqlite_where=OPEN)
+    op.create_index("ix_order_departments_department_order", "order_departments", ["department_id", "order_id"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for column in TRIGRAM_COLUMNS:
@@ -36,4 +38,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for column in TRIGRAM_COLUMNS:
             op.execute(f"DROP INDEX ix_work_orders_{column}_trgm")
+    op.drop_index("ix_order_departments_department_order", "order_departments")
     op.drop_index("ix_work_orders_open_due", "work_orders")
