@@ -47,14 +47,15 @@ CONVERSATION_MS = 10_000
 
 
 @asynccontextmanager
-async def fresh_postgres_database() -> AsyncIterator[str]:
-    """A new database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+async def fresh_postgres_database(prefix: str = "hotline_test", keep: bool = False) -> AsyncIterator[str]:
+    """A new database on the machine's PostgreSQL, dropped afterwards unless `keep`."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     url = await create_database(name)
     try:
         yield url
     finally:
-        await drop_database(name)
+        if not keep:
+            await drop_database(name)
 
 
 async def create_database(name: str, template: str | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -139,6 +139,9 @@ class CatalogueEntry(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+OPEN_ORDERS = "status IN ('accepted', 'dispatched', 'draft', 'replied', 'returned', 'signed')"
+
+
 class WorkOrder(Base):
     """A citizen's request (工单), from intake to the return visit. `status` is the lifecycle state."""
 
@@ -146,6 +149,10 @@ class WorkOrder(Base):
     __table_args__ = (
         Index("ix_work_orders_number_history", "caller_number", "id"),
         Index("ix_work_orders_lead_inbox", "lead_department_id", "status", "due_at"),
+        # The centre's inbox of open orders, soonest deadline first (migration 0010; PostgreSQL also has trigram
+        # indexes on content and address there, for the search).
+        Index("ix_work_orders_open_due", "due_at", "id", postgresql_where=text(OPEN_ORDERS),
+              sqlite_where=text(OPEN_ORDERS)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -186,6 +193,7 @@ class OrderDepartment(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "department_id"),
         Index("ix_order_departments_inbox", "department_id", "done", "due_at"),
+        Index("ix_order_departments_department_order", "department_id", "order_id"),  # its search, newest first
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

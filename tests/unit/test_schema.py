@@ -13,8 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.db.models import Base
 
 
+# PostgreSQL-only search indexes (pg_trgm), made by migration 0010 and not declared on the models.
+POSTGRESQL_ONLY = {"ix_work_orders_content_trgm", "ix_work_orders_address_trgm"}
+
+
+def _declared(item: Any, name: str | None, kind: str, reflected: bool, _compared_to: Any) -> bool:
+    return not (kind == "index" and reflected and name in POSTGRESQL_ONLY)
+
+
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": _declared})
     return list(compare_metadata(context, Base.metadata))
 
 
