@@ -70,7 +70,7 @@ def file_order_on_the_desk(browser: webdriver.Chrome) -> str:
     assert browser.find_element(By.ID, "order-department").get_attribute("value") == "urban"
     assert browser.find_element(By.ID, "order-type").get_attribute("value") == "complaint"
     browser.find_element(By.CSS_SELECTOR, "#order-form button[type=submit]").click()
-    until(browser, seen.text_to_be_present_in_element((By.ID, "order-done"), "dispatched"))
+    until(browser, lambda driver: driver.find_element(By.ID, "order-done").get_attribute("data-state") == "dispatched")
     return browser.find_element(By.ID, "order-done").text
 
 
@@ -136,12 +136,12 @@ async def test_an_order_filed_during_a_call_is_signed_replied_and_closed_on_the_
                                                                                            "#pop-orders li")])
         done = await asyncio.to_thread(file_order_on_the_desk, browser)
         assert (await call).process.returncode == 0
-    assert listed == [f"{earlier} · accepted · 1099 · 小区停水"], "the caller's open order is on the screen-pop"
+    assert listed == [f"{earlier} · 已受理 · 1099 · 小区停水"], "the caller's open order is on the screen-pop"
 
     async with hotline.app[keys.ENGINE].connect() as connection:
         order = (await connection.execute(select(WorkOrder).join(OrderCall, OrderCall.order_id == WorkOrder.id)
                                           .where(OrderCall.call_uniqueid == event["Uniqueid"]))).one()
-    assert done == f"已登记工单 {order.number} · dispatched"
+    assert done == f"已登记工单 {order.number} · 已派单"
     assert (order.caller_number, order.agent, order.topic, order.type, order.address) == (
         CALLER, "1024", "0301", "complaint", "人民大街100号")
 

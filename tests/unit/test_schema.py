@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.models import Base
 
-
 # PostgreSQL-only search indexes (pg_trgm), made by migration 0010 and not declared on the models.
 POSTGRESQL_ONLY = {"ix_work_orders_content_trgm", "ix_work_orders_address_trgm"}
 

@@ -13,7 +13,10 @@ const TEXT = {
         states: { not_in_use: "空闲", in_use: "通话中", busy: "忙", ringing: "振铃", ringinuse: "振铃",
                   on_hold: "保持", unavailable: "话机未注册", invalid: "无效", unknown: "未知", paused: "示忙" },
         outcomes: { answered: "已接听", abandoned: "放弃", timed_out: "超时", hung_up_before_queue: "未排队挂机",
-                    refused: "拒绝", in_progress: "进行中" } },
+                    refused: "拒绝", in_progress: "进行中" },
+        orderStates: { draft: "待受理", accepted: "已受理", dispatched: "已派单", signed: "已签收", returned: "退单审核中",
+                       replied: "已答复", closed: "已办结", visited: "已回访", evaluated: "已评价", merged: "已并单",
+                       discarded: "已作废" } },
   en: { title: "12345 agent desk", agentId: "Agent id", pin: "PIN", logIn: "Log in", agent: "Agent", logOut: "Log out",
         seat: "Seat", takeSeat: "Take seat", leaveSeat: "Leave seat", pauseReason: "Pause reason", pause: "Pause",
         resume: "Resume", incoming: "Incoming call", handOff: "Emergency hand-off", handedOff: "Handed to", caller: "Caller", waited: "waited", seconds: "s",
@@ -27,6 +30,7 @@ const TEXT = {
         states: { not_in_use: "free", in_use: "on a call", busy: "busy", ringing: "ringing", ringinuse: "ringing",
                   on_hold: "on hold", unavailable: "phone not registered", invalid: "invalid", unknown: "unknown",
                   paused: "paused" },
+        orderStates: {},
         outcomes: { answered: "answered", abandoned: "abandoned", timed_out: "timed out",
                     hung_up_before_queue: "hung up before queue", refused: "refused", in_progress: "in progress" } },
 };
@@ -36,6 +40,7 @@ let state = null;
 let socket = null;
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[locale][key];
+const orderState = (state) => TEXT[locale].orderStates[state] || state;
 
 function applyLocale() {
   document.documentElement.lang = locale === "zh" ? "zh-CN" : "en";
@@ -96,7 +101,8 @@ async function takeOrder(event) {
       department: $("order-department").value, reply: $("order-reply").value,
       knowledge_entry: $("order-reply").dataset.entry ? Number($("order-reply").dataset.entry) : null,
     });
-    $("order-done").textContent = `${t("orderTaken")} ${order.number} · ${order.status}`;
+    $("order-done").textContent = `${t("orderTaken")} ${order.number} · ${orderState(order.status)}`;
+    $("order-done").dataset.state = order.status;
     $("order-form").reset();
     $("order-suggestion").textContent = "";
     $("order-duplicates").replaceChildren();
@@ -131,7 +137,7 @@ async function suggestNow() {
   $("order-suggestion").textContent = best ? `${t("suggested")}: ${best.code} ${best.topic} (${best.matched.join("、")})` : "";
   $("order-duplicates").replaceChildren(...found.duplicates.map((d) => {
     const item = document.createElement("li");
-    item.textContent = `${t("duplicate")}: ${d.number} · ${d.status} · ${d.address || ""} ${d.content}`;
+    item.textContent = `${t("duplicate")}: ${d.number} · ${orderState(d.status)} · ${d.address || ""} ${d.content}`;
     return item;
   }));
 }
@@ -169,7 +175,7 @@ function showScreenPop(pop) {
   $("pop-none").hidden = pop.earlier_calls.length > 0;
   $("pop-orders").replaceChildren(...(pop.work_orders || []).map((order) => {
     const item = document.createElement("li");
-    item.textContent = `${order.number || "#" + order.id} · ${order.status}` + (order.agent ? ` · ${order.agent}` : "") +
+    item.textContent = `${order.number || "#" + order.id} · ${orderState(order.status)}` + (order.agent ? ` · ${order.agent}` : "") +
       (order.content ? ` · ${order.content}` : "");
     return item;
   }));
