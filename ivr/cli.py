@@ -26,7 +26,7 @@ from ivr.asterisk.sandbox import SandboxError, install_sandbox
 from ivr.asterisk.setup import prepare_instance
 from ivr.calls.queue_log import ImportReport, Period, QueueLogImporter
 from ivr.calls.store import CallStore
-from ivr.db.engine import SchemaOutdated, create_engine, ensure_current, upgrade
+from ivr.db.engine import SchemaOutdated, create_engine, ensure_current, upgrade, with_store
 from ivr.db.models import Call
 from ivr.democall import DemoCallError, place_demo_call
 from ivr.knowledge.importing import read_entries
@@ -280,12 +280,7 @@ def cmd_agent_list(settings: Settings, _arguments: argparse.Namespace) -> int:
 
 
 async def _with_agents(settings: Settings, use: Callable[[AgentStore], Awaitable[T]]) -> T:
-    engine = create_engine(settings.database)
-    try:
-        await ensure_current(engine)
-        return await use(AgentStore(engine))
-    finally:
-        await engine.dispose()
+    return await with_store(settings.database, AgentStore, use)
 
 
 async def _first_agent(settings: Settings) -> tuple[str, str] | None:
@@ -350,13 +345,9 @@ def cmd_knowledge_import(settings: Settings, arguments: argparse.Namespace) -> i
 
 
 async def _import_knowledge(settings: Settings, entries: list[Any]) -> tuple[int, int]:
-    engine = create_engine(settings.database)
-    try:
-        await ensure_current(engine)
-        store = KnowledgeStore(engine, settings.workorders.knowledge_review_warning_days)
-        return await store.import_entries(entries, datetime.now(UTC))
-    finally:
-        await engine.dispose()
+    days = settings.workorders.knowledge_review_warning_days
+    return await with_store(settings.database, lambda engine: KnowledgeStore(engine, days),
+                            lambda store: store.import_entries(entries, datetime.now(UTC)))
 
 
 def cmd_call(settings: Settings, arguments: argparse.Namespace) -> int:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -15,6 +15,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+S = TypeVar("S")
+T = TypeVar("T")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -75,6 +77,16 @@ def _revisions(connection: Connection) -> tuple[str | None, str | None]:
     config.set_main_option("script_location", str(MIGRATIONS))
     current = MigrationContext.configure(connection).get_current_revision()
     return current, ScriptDirectory.from_config(config).get_current_head()
+
+
+async def with_store(url: str, make: Callable[[AsyncEngine], S], use: Callable[[S], Awaitable[T]]) -> T:
+    """For the command line: a store on a database at the newest schema, used once, the engine then closed."""
+    engine = create_engine(url)
+    try:
+        await ensure_current(engine)
+        return await use(make(engine))
+    finally:
+        await engine.dispose()
 
 
 def upsert_insert(engine: AsyncEngine) -> Callable[..., Any]:

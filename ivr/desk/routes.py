@@ -12,6 +12,7 @@ from aiohttp import web
 from ivr import keys
 from ivr.agents.errors import AgentError, BadCredentials
 from ivr.web.auth import AGENT_ID, end_session, session_response
+from ivr.web.json_body import json_object
 from routing.seats import PAUSE_REASONS
 
 STATIC = Path(__file__).with_name("static")
@@ -26,12 +27,7 @@ class TooManyAttempts(AgentError):
 
 
 async def read_json(request: web.Request, *names: str) -> list[str]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise AgentError("the request body is not JSON") from None
-    if not isinstance(data, dict):
-        raise AgentError("the request body must be a JSON object")
+    data = await json_object(request, AgentError)
     missing = [name for name in names if not isinstance(data.get(name), str) or not data[name]]
     if missing:
         raise AgentError(f"missing or empty: {', '.join(missing)}", fields=",".join(missing))

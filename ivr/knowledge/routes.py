@@ -12,7 +12,6 @@ keeps its own entries and sees those due for review.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -20,6 +19,7 @@ from aiohttp import web
 from ivr import keys
 from ivr.knowledge.entries import parse_entry
 from ivr.knowledge.errors import BadEntry, NotForRole
+from ivr.web.json_body import json_object
 from ivr.workorders.actors import Actor
 from ivr.workorders.routes import current_actor
 
@@ -47,7 +47,7 @@ async def show(request: web.Request) -> web.Response:
 async def record_use(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     _centre(actor)
-    data = await _json_object(request)
+    data = await json_object(request, BadEntry)
     call, order = data.get("call"), data.get("order")
     if call is not None and (not isinstance(call, str) or not call):
         raise BadEntry("call must be the call's uniqueid (text)", field="call")
@@ -66,7 +66,7 @@ async def review(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     department_id = _department(await current_actor(request))
-    fields = parse_entry(await _json_object(request))
+    fields = parse_entry(await json_object(request, BadEntry))
     store = request.app[keys.KNOWLEDGE]
     entry_id = await store.create(department_id, fields, datetime.now(UTC))
     return web.json_response(await store.entry(entry_id, department_id, _today(request)), status=201)
@@ -75,7 +75,7 @@ async def create(request: web.Request) -> web.Response:
 async def edit(request: web.Request) -> web.Response:
     department_id = _department(await current_actor(request))
     store, entry_id = request.app[keys.KNOWLEDGE], _entry_id(request)
-    await store.edit(entry_id, department_id, await _json_object(request), datetime.now(UTC))
+    await store.edit(entry_id, department_id, await json_object(request, BadEntry), datetime.now(UTC))
     return web.json_response(await store.entry(entry_id, department_id, _today(request)))
 
 
@@ -104,16 +104,6 @@ def _limit(request: web.Request) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise BadEntry(f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit")
     return int(text)
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise BadEntry("the request body is not JSON") from None
-    if not isinstance(data, dict):
-        raise BadEntry("the request body must be a JSON object")
-    return data
 
 
 def setup_routes(app: web.Application) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ivr.db.engine import create_engine, ensure_current
+from ivr.db.engine import with_store
 from ivr.open311.api_keys import ApiKeyStore
 from ivr.settings import Settings
 
@@ -47,12 +47,4 @@ def cmd_apikey_list(settings: Settings, _arguments: argparse.Namespace) -> int:
 
 
 def _with_keys(settings: Settings, use: Callable[[ApiKeyStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(settings.database)
-        try:
-            await ensure_current(engine)
-            return await use(ApiKeyStore(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return asyncio.run(with_store(settings.database, ApiKeyStore, use))

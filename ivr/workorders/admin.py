@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ivr.db.engine import create_engine, ensure_current
+from ivr.db.engine import with_store
 from ivr.settings import Settings
 from ivr.web.passwords import new_password
 from ivr.workorders.actors import USER_ROLES
@@ -101,15 +101,7 @@ async def first_directory(directory: Directory) -> tuple[str, str] | None:
 
 
 def _with_directory(settings: Settings, use: Callable[[Directory], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(settings.database)
-        try:
-            await ensure_current(engine)
-            return await use(Directory(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return asyncio.run(with_store(settings.database, Directory, use))
 
 
 def set_up_first_directory(settings: Settings) -> tuple[str, str] | None:

@@ -16,13 +16,12 @@ from aiohttp import BodyPartReader, web
 from ivr import keys
 from ivr.agents.errors import BadCredentials
 from ivr.web.auth import AGENT_ID, USER_ID, USER_PREFIX, end_session, session_response
+from ivr.web.json_body import json_object
 from ivr.workorders.actors import Actor
 from ivr.workorders.errors import BadOrder, Forbidden, OrderNotFound
 from ivr.workorders.service import Intake
 from routing import lifecycle
 from routing.catalogue import suggest, suggest_type
-
-MAX_JSON_BYTES = 256 * 1024
 
 
 async def current_actor(request: web.Request) -> Actor:
@@ -39,15 +38,7 @@ async def current_actor(request: web.Request) -> Actor:
 
 
 async def body_of(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise BadOrder(f"the request body is over {MAX_JSON_BYTES // 1024} KiB")
-    try:
-        data = await request.json()
-    except ValueError:
-        raise BadOrder("the request body is not JSON") from None
-    if not isinstance(data, dict):
-        raise BadOrder("the request body must be a JSON object")
-    return data
+    return await json_object(request, BadOrder)
 
 
 def _order_id(request: web.Request) -> int:
