@@ -98,6 +98,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ORDER_QUERIES] = OrderQueries(engine)
     app[keys.KNOWLEDGE] = KnowledgeStore(engine, app[keys.SETTINGS].workorders.knowledge_review_warning_days)
     yield
+    await app[keys.KNOWLEDGE].close()
     await engine.dispose()
 
 
