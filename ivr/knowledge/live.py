@@ -88,7 +88,7 @@ class LiveIndex:
 
     async def _recheck(self) -> None:
         try:
-            signature = await self._signature()
+            signature = await self.signature()
             if signature != self._seen:
                 async with self._building:
                     await self._catch_up(signature)
@@ -111,7 +111,7 @@ class LiveIndex:
         self._seen = signature
 
     async def _build(self) -> None:
-        signature = await self._signature()  # before the rows: a change in between shows at the next check
+        signature = await self.signature()  # before the rows: a change in between shows at the next check
         rows = await self._rows(true())
         self._index = await asyncio.to_thread(KnowledgeIndex, rows) if len(rows) >= THREAD_FROM \
             else KnowledgeIndex(rows)
@@ -127,7 +127,7 @@ class LiveIndex:
             self._index.put(row)
             self._updated[row.id] = updated_at
 
-    async def _signature(self) -> Signature:
+    async def signature(self) -> Signature:
         statement = select(func.count(), func.max(KnowledgeEntry.updated_at))
         async with self._engine.connect() as connection:
             count, latest = (await connection.execute(statement)).one()
