@@ -1,11 +1,12 @@
 """The knowledge base in memory for search: each term of `ranking.text_terms`, per field, to the entries that hold
 it, so that a search reads the entries its terms occur in, not every body in the table.
 
-Entries sit in slots in id order. A set of entries is a bit set (`bitsets`): the entries holding a term in a
-field, those in force today, those of a topic. A search adds each field's weight to the entries holding each
-term, bit-sliced, for all entries at once; the phrase bonus is confirmed by `ranking.has_phrase` only for the
-entries it could bring into the best `limit`; only those best are then looked at one by one. The scores and
-their order are `ranking.score` and `ranking.order_key`'s, over every entry in force: no candidate limit.
+Entries sit in slots in id order (but for the rare one committed after a higher id). A set of entries is a
+bit set (`bitsets`): the entries holding a term in a field, those in force today, those of a topic. A search
+adds each field's weight to the entries holding each term, bit-sliced, for all entries at once; the phrase
+bonus is confirmed by `ranking.has_phrase` only for the entries it could bring into the best `limit`; only
+those best are then looked at one by one. The scores and their order are `ranking.score` and
+`ranking.order_key`'s, over every entry in force: no candidate limit.
 
 The index holds no database: `live.LiveIndex` fills it and keeps it in step with the table.
 """
@@ -107,6 +108,8 @@ class KnowledgeIndex:
     _by_topic: dict[str, int]
     _by_effective: dict[date, int]
     _by_specificity: dict[int, int]
+    _late: int  # slots whose ids are below an earlier slot's: every other slot is in id order
+    _highest_id: int
     _in_force_cache: tuple[date | None, int]  # (today, the slots in force): recomputed when either changes
 
     def __init__(self, rows: Iterable[EntryRow] = ()) -> None:
@@ -121,14 +124,13 @@ class KnowledgeIndex:
         slot = self._slots.get(entry.id)
         if slot is not None:
             self._unplace(slot)
-        elif self._entries and entry.id < self._entries[-1].id:
-            # Committed after a later id (concurrent writers): slots must stay in id order for ties.
-            self._reset(sorted([*self._entries, entry], key=lambda known: known.id))
-            return
         else:
             slot = len(self._entries)
             self._slots[entry.id] = slot
             self._entries.append(entry)
+            if entry.id < self._highest_id:  # committed after a later id, by concurrent writers
+                self._late |= 1 << slot
+            self._highest_id = max(self._highest_id, entry.id)
         self._place(slot, entry)
 
     def search(self, query_terms: tuple[str, ...], whole: str, today: date, topic: str | None,
@@ -188,9 +190,14 @@ class KnowledgeIndex:
                 wanted = limit - len(found)
                 if wanted <= 0:
                     break
-                slots = bitsets.lowest(tied & self._by_specificity[specificity], wanted)
-                found.extend((points, self._entries[slot].id) for slot in slots)
+                found.extend((points, entry_id) for entry_id in self._lowest_ids(
+                    tied & self._by_specificity[specificity], wanted))
         return found
+
+    def _lowest_ids(self, bits: int, count: int) -> list[int]:
+        """The entries with the lowest ids: the lowest slots, but for the few put in after a higher id."""
+        slots = [*bitsets.lowest(bits & ~self._late, count), *bitsets.members(bits & self._late)]
+        return sorted(self._entries[slot].id for slot in slots)[:count]
 
     def _in_force(self, today: date) -> int:
         if self._in_force_cache[0] != today:
@@ -207,6 +214,7 @@ class KnowledgeIndex:
         """Fills every structure at once: one bit set per term, not one new big int per entry and term."""
         self._entries = entries
         self._slots = {entry.id: slot for slot, entry in enumerate(entries)}
+        self._late, self._highest_id = 0, entries[-1].id if entries else 0
         slots_by_term: dict[str, dict[str, list[int]]] = {name: {} for name in ranking.FIELD_WEIGHTS}
         for slot, entry in enumerate(entries):
             for name, terms in entry.terms().items():

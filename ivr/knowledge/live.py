@@ -31,8 +31,8 @@ logger = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 1.0
 CLOCK_MARGIN = timedelta(minutes=5)
-REBUILD_FROM = 2_000  # changed rows: beyond, one build (bit sets filled at once) beats putting them one by one
-THREAD_FROM = 500  # rows: a build of fewer is quicker than handing it to a thread
+REBUILD_FROM = 50  # changed rows: each put takes ~0.4 ms on the event loop; more are rebuilt in a thread
+THREAD_FROM = 100  # rows: a build of fewer (~0.15 ms each) is done on the event loop
 INDEXED = (KnowledgeEntry.id, KnowledgeEntry.title, KnowledgeEntry.keywords, KnowledgeEntry.body,
            KnowledgeEntry.topic, KnowledgeEntry.effective_on, KnowledgeEntry.active, KnowledgeEntry.updated_at)
 

@@ -67,7 +67,10 @@ def test_text_terms_hold_exactly_the_terms_a_substring_test_finds() -> None:
 def test_the_index_ranks_as_ranking_does_over_every_entry_in_force_through_edits() -> None:
     rng = random.Random(12345)
     rows = generated(600, rng)
-    index = KnowledgeIndex(rows)
+    index = KnowledgeIndex(row for row in rows if row.id % 7)
+    for row in rows:
+        if not row.id % 7:
+            index.put(row)  # after higher ids, as rows committed late by concurrent writers
     for round_ in range(3):
         for query in QUERIES:
             for topic, limit in ((None, 10), (None, 1), ("0301", 5), (None, 1000)):
@@ -84,7 +87,8 @@ def test_an_entry_committed_after_a_later_id_keeps_ties_in_id_order() -> None:
     early, late = (Row(entry_id, "路灯", "", "", None, None, True) for entry_id in (1, 2))
     index = KnowledgeIndex([late])
     index.put(early)
-    assert [entry_id for _points, entry_id in index.search(("路灯",), "路灯", TODAY, None, 10)] == [1, 2]
+    for limit in (1, 10):  # the best by a tie, or all of them
+        assert [entry_id for _points, entry_id in index.search(("路灯",), "路灯", TODAY, None, limit)] == [1, 2][:limit]
 
 
 # Fresh through the store, on SQLite and PostgreSQL
