@@ -1,12 +1,12 @@
 """The search index kept in step with the knowledge_entries table.
 
-Built from the table at first use (the CPU part in a thread when the base is large). This process's writes,
-through the store, are put into it at once. Another process's (a second server, `hotline knowledge import`)
-are caught by a check of the table's (count, latest updated_at) that a search starts in the background when
-the last one is `recheck_seconds` old: the check reads the whole table (updated_at has no index; 5–10 ms at
-20,000 entries, docs/benchmarks.md), so no search waits for it. The rows updated since the last check (less
-a margin for servers' clocks apart) are then read again and put into the index; a count that still differs
-(a row written with an older time) rebuilds it.
+Built from the table when the server starts (`warm`) or at first use, the CPU part in a thread when the base
+is large. This process's writes, through the store, are put into it at once. Another process's (a second
+server, `hotline knowledge import`) are caught by a check of the table's (count, latest updated_at) that a
+search starts in the background when the last one is `recheck_seconds` old: the check reads the whole table
+(updated_at has no index; 8–10 ms at 20,000 entries, docs/benchmarks.md), so no search waits for it. The
+rows updated since the last check (less a margin for servers' clocks apart) are then read again and put
+into the index; a count that still differs (a row written with an older time) rebuilds it.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class LiveIndex:
         self._checked_at = 0.0
         self._building = asyncio.Lock()
         self._check: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
 
     async def current(self) -> KnowledgeIndex:
         """The index, built on first use; starts a check of the table in the background when one is due."""
@@ -65,6 +66,17 @@ class LiveIndex:
         assert self._index is not None
         return self._index
 
+    def warm(self) -> None:
+        """Starts the build now (a server starting), so that the first search need not wait for it."""
+        if self._index is None and self._warming is None:
+            self._warming = asyncio.create_task(self._warm(), name="knowledge-index-build")
+
+    async def _warm(self) -> None:
+        try:
+            await self.current()
+        except (SQLAlchemyError, OSError) as exc:  # the first search builds it then
+            logger.warning("knowledge index not built at start: %s", exc)
+
     async def wrote(self, entry_ids: Sequence[int]) -> None:
         """This process changed these entries: they are read back and put into the index (if it is built)."""
         async with self._building:  # a build in progress may have read the rows before the change
@@ -75,16 +87,18 @@ class LiveIndex:
             else:
                 self._apply(await self._rows(KnowledgeEntry.id.in_(entry_ids)))
 
-    async def checked(self) -> None:
-        """Waits for the check in progress, if any."""
-        if self._check is not None:
-            await asyncio.shield(self._check)
+    async def settled(self) -> None:
+        """Waits for the build or the check in progress, if any."""
+        for task in (self._warming, self._check):
+            if task is not None:
+                await asyncio.shield(task)
 
     async def close(self) -> None:
-        if self._check is not None:
-            self._check.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._check
+        for task in (self._warming, self._check):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _recheck(self) -> None:
         try:

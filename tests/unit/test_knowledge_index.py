@@ -132,7 +132,16 @@ async def test_another_processs_import_and_deactivation_show_after_the_check(kb:
     await kb.store.edit(lamp, kb.departments["urban"], {"active": False}, NOW + timedelta(hours=1))
     # Read as it is now, a withdrawn entry is not shown even before the check has caught up with it.
     assert await searching.search("路灯", TODAY) == []  # and this search started the check
-    await searching.index.checked()
+    await searching.index.settled()
     (hit,) = await searching.search("路灯", TODAY)
     assert (hit.title, hit.snippet, hit.department) == ("路灯", "夜间路灯", "城管局")
     await searching.close()
+
+
+async def test_a_server_builds_the_index_as_it_starts(kb: Base, engine: AsyncEngine) -> None:
+    lamp = await add(kb, "urban", "路灯报修", "路灯不亮请报修")
+    starting = KnowledgeStore(engine, WARNING_DAYS)
+    starting.index.warm()
+    await starting.index.settled()
+    assert [hit.id for hit in await starting.search("路灯", TODAY)] == [lamp]
+    await starting.close()
