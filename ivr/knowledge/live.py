@@ -29,7 +29,7 @@ from ivr.knowledge.index import KnowledgeIndex
 
 logger = logging.getLogger(__name__)
 
-RECHECK_SECONDS = 1.0
+RECHECK_SECONDS = 5.0  # the check reads the whole table: another process's change shows within seconds
 CLOCK_MARGIN = timedelta(minutes=5)
 REBUILD_FROM = 50  # changed rows: each put takes ~0.4 ms on the event loop; more are rebuilt in a thread
 THREAD_FROM = 100  # rows: a build of fewer (~0.15 ms each) is done on the event loop
