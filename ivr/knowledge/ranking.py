@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 FIELD_WEIGHTS = {"title": 5, "keywords": 3, "body": 1}
+MAX_WORD = 16  # a Latin or digit query word is matched by its first 16 characters (an ID card number has 18)
 MAX_TERMS = 8  # each term is one more pass over every body (docs/benchmarks.md); a question names its subject first
 SNIPPET_BEFORE, SNIPPET_AFTER = 20, 60
 # Question words: in nearly every body, they would make every entry a candidate and rank none higher.
@@ -37,7 +38,7 @@ def terms(query: str) -> tuple[str, ...]:
     for match in _TOKENS.finditer(normalise(query)):
         run = match.group("cjk")
         if run is None:
-            found.append(match.group("word"))
+            found.append(match.group("word")[:MAX_WORD])
         elif len(run) == 1:
             found.append(run)
         else:
@@ -55,13 +56,15 @@ def phrase(query: str) -> str:
 def text_terms(text: str) -> set[str]:
     """Every term a query could find in the normalised text: `term in text` holds exactly when the term is in
     this set. So each CJK character and bigram, and every piece of each Latin or digit word (12 is found in
-    2012, as a substring test finds it)."""
+    2012, as a substring test finds it), up to MAX_WORD characters long: a long code or link in a body costs
+    a bounded number of terms, not the square of its length."""
     found: set[str] = set()
     for match in _TOKENS.finditer(text):
         run = match.group("cjk")
         if run is None:
             word = match.group("word")
-            found.update(word[start:end] for start in range(len(word)) for end in range(start + 1, len(word) + 1))
+            found.update(word[start:end] for start in range(len(word))
+                         for end in range(start + 1, min(len(word), start + MAX_WORD) + 1))
         else:
             found.update(run)
             found.update(run[i:i + 2] for i in range(len(run) - 1))

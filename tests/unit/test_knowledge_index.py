@@ -145,3 +145,11 @@ async def test_a_server_builds_the_index_as_it_starts(kb: Base, engine: AsyncEng
     await starting.index.settled()
     assert [hit.id for hit in await starting.search("路灯", TODAY)] == [lamp]
     await starting.close()
+
+
+def test_a_long_code_in_a_body_costs_a_bounded_number_of_terms_and_is_still_found() -> None:
+    code = "".join(random.Random(7).choices("abcdefghijklmnopqrstuvwxyz0123456789", k=2000))  # a pasted hash
+    found = ranking.text_terms(ranking.normalise(code))
+    assert len(found) <= ranking.MAX_WORD * len(code), "not the 2 million pieces of every substring"
+    assert ranking.terms(code[:40]) == (code[:ranking.MAX_WORD],)
+    assert ranking.terms(code[:40])[0] in found
