@@ -99,7 +99,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
                                     settings.data_dir / "attachments")
     app[keys.ORDER_QUERIES] = OrderQueries(engine)
     app[keys.KNOWLEDGE] = KnowledgeStore(engine, app[keys.SETTINGS].workorders.knowledge_review_warning_days)
+    app[keys.KNOWLEDGE].index.warm()
     yield
+    await app[keys.KNOWLEDGE].close()
     await engine.dispose()
 
 

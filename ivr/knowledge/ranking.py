@@ -4,7 +4,7 @@ A query is cut into overlapping CJK character bigrams (社保转移 → 社保, 
 Bigrams need no dictionary and still match a 2-character query (路灯) exactly, which SQLite's trigram
 tokenizer cannot. An entry scores for each term found in a field, the field weighing more the more it says
 about the entry (title > keywords > body), and gets a bonus where the whole query appears as typed. The
-database only narrows the candidates (LIKE on the terms); the order is decided here.
+in-memory index (`index.py`) finds the entries by `text_terms` and scores them with the same weights.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 FIELD_WEIGHTS = {"title": 5, "keywords": 3, "body": 1}
+MAX_WORD = 16  # a Latin or digit query word is matched by its first 16 characters (an ID card number has 18)
 MAX_TERMS = 8  # each term is one more pass over every body (docs/benchmarks.md); a question names its subject first
 SNIPPET_BEFORE, SNIPPET_AFTER = 20, 60
 # Question words: in nearly every body, they would make every entry a candidate and rank none higher.
@@ -37,7 +38,7 @@ def terms(query: str) -> tuple[str, ...]:
     for match in _TOKENS.finditer(normalise(query)):
         run = match.group("cjk")
         if run is None:
-            found.append(match.group("word"))
+            found.append(match.group("word")[:MAX_WORD])
         elif len(run) == 1:
             found.append(run)
         else:
@@ -50,6 +51,46 @@ def terms(query: str) -> tuple[str, ...]:
 def phrase(query: str) -> str:
     """The whole query as a phrase to look for: normalised, inner spaces kept single."""
     return " ".join(normalise(query).split())
+
+
+def text_terms(text: str) -> set[str]:
+    """Every term a query could find in the normalised text: `term in text` holds exactly when the term is in
+    this set. So each CJK character and bigram, and every piece of each Latin or digit word (12 is found in
+    2012, as a substring test finds it), up to MAX_WORD characters long: a long code or link in a body costs
+    a bounded number of terms, not the square of its length."""
+    found: set[str] = set()
+    for match in _TOKENS.finditer(text):
+        run = match.group("cjk")
+        if run is None:
+            word = match.group("word")
+            found.update(word[start:end] for start in range(len(word))
+                         for end in range(start + 1, min(len(word), start + MAX_WORD) + 1))
+        else:
+            found.update(run)
+            found.update(run[i:i + 2] for i in range(len(run) - 1))
+    return found
+
+
+def has_phrase(whole: str, text: str) -> bool:
+    return bool(whole) and whole in text
+
+
+def phrase_points(field: str, term_count: int) -> int:
+    """The bonus where the whole query occurs in the field: its weight once per term."""
+    return FIELD_WEIGHTS[field] * term_count
+
+
+def specificity(title: str) -> int:
+    """Among equal scores the shorter title comes first: it is the more specific answer."""
+    return len(title)
+
+
+def order_key(points: int, title: str, entry_id: int) -> tuple[int, int, int]:
+    return -points, specificity(title), entry_id
+
+
+def in_force(active: bool, effective_on: date | None, today: date) -> bool:
+    return active and (effective_on is None or effective_on <= today)
 
 
 @dataclass(frozen=True)
@@ -69,8 +110,8 @@ def score(query_terms: Sequence[str], whole: str, document: Document) -> int:
     for name, text in document.fields().items():
         weight = FIELD_WEIGHTS[name]
         total += weight * sum(1 for term in query_terms if term in text)
-        if whole and whole in text:
-            total += weight * len(query_terms)
+        if has_phrase(whole, text):
+            total += phrase_points(name, len(query_terms))
     return total
 
 

@@ -1,31 +1,26 @@
 """The knowledge base in the database: search for agents, uses logged, entries kept by their departments.
 
-Search narrows the candidates in SQL: entries in force, roughly ordered by the weights of the fields the
-query's terms occur in (a substring test per term and field), so that the candidate limit keeps the best.
-`ranking` then orders those exactly. The same on SQLite and PostgreSQL, with no extension and no segmenter.
+Search ranks every entry in force in memory (`index`, kept in step with the table by `live`), then reads only
+the entries shown: their text for the snippet, their department, their review date and uses as they are now.
+The same on SQLite and PostgreSQL, with no extension and no segmenter.
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import reduce
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.db.models import CatalogueEntry, Department, KnowledgeEntry, KnowledgeUse, WorkOrder, as_utc
 from ivr.knowledge import ranking
 from ivr.knowledge.entries import EntryFields, parse_entry
 from ivr.knowledge.errors import BadEntry, EntryNotFound
+from ivr.knowledge.live import RECHECK_SECONDS, LiveIndex
 
-CANDIDATES = 200  # rows ranked in Python per search: enough to hold every strong match, cheap to score
-SEARCHED = ((KnowledgeEntry.title, ranking.FIELD_WEIGHTS["title"]),
-            (KnowledgeEntry.keywords, ranking.FIELD_WEIGHTS["keywords"]),
-            (KnowledgeEntry.body, ranking.FIELD_WEIGHTS["body"]))
 COLUMNS = (KnowledgeEntry.id, KnowledgeEntry.title, KnowledgeEntry.body, KnowledgeEntry.keywords,
            KnowledgeEntry.department_id, KnowledgeEntry.topic, KnowledgeEntry.source, KnowledgeEntry.effective_on,
            KnowledgeEntry.review_on, KnowledgeEntry.active, KnowledgeEntry.updated_at,
@@ -53,9 +48,14 @@ class Hit:
 
 
 class KnowledgeStore:
-    def __init__(self, engine: AsyncEngine, review_warning_days: int) -> None:
+    def __init__(self, engine: AsyncEngine, review_warning_days: int,
+                 recheck_seconds: float = RECHECK_SECONDS) -> None:
         self.engine = engine
         self.review_warning_days = review_warning_days
+        self.index = LiveIndex(engine, recheck_seconds)
+
+    async def close(self) -> None:
+        await self.index.close()
 
     # Search and use, by the centre
 
@@ -65,41 +65,23 @@ class KnowledgeStore:
         query_terms, whole = ranking.terms(query), ranking.phrase(query)
         if not query_terms and not topic:
             return []
-        statement = self._entries().where(KnowledgeEntry.active, or_(KnowledgeEntry.effective_on.is_(None),
-                                                                      KnowledgeEntry.effective_on <= today))
-        if topic:
-            statement = statement.where(KnowledgeEntry.topic == topic)
-        if query_terms:
-            # Each term is looked for once per row, in the sort key: a WHERE on the same terms would look again.
-            coarse = reduce(operator.add, [case((self._found(column, term), weight), else_=0)
-                                           for term in query_terms for column, weight in SEARCHED])
-            statement = statement.order_by(coarse.desc(), KnowledgeEntry.id)
-        else:
-            statement = statement.order_by(KnowledgeEntry.title, KnowledgeEntry.id)
+        ranked = (await self.index.current()).search(query_terms, whole, today, topic, limit)
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(statement.limit(CANDIDATES))).all()
-            ranked = self._rank(rows, query_terms, whole)[:limit]
-            uses = await _use_counts(connection, [row.id for _score, row in ranked])
+            rows = {row.id: row for row in await self._shown(connection, [entry_id for _points, entry_id in ranked])}
+        # Read now, not when indexed: an entry another process has just withdrawn is not shown.
+        shown = [(points, rows[entry_id]) for points, entry_id in ranked
+                 if entry_id in rows and ranking.in_force(rows[entry_id].active, rows[entry_id].effective_on, today)]
         return [Hit(row.id, row.title, ranking.snippet(row.body, query_terms, whole), row.department, row.topic,
                     row.source, row.effective_on, row.review_on,
-                    ranking.review_state(row.review_on, today, 0) == ranking.STALE, uses.get(row.id, 0), points)
-                for points, row in ranked]
+                    ranking.review_state(row.review_on, today, 0) == ranking.STALE, row.uses, points)
+                for points, row in shown]
 
-    def _found(self, column: Any, term: str) -> ColumnElement[bool]:
-        """Whether the text holds the term: instr / strpos, which the benchmark found faster than LIKE '%t%' (and
-        ILIKE far slower); lower() only when the term has letters with a case, as CJK characters have none."""
-        text = func.lower(column) if term != term.upper() else column
-        position = func.strpos(text, term) if self.engine.dialect.name == "postgresql" else func.instr(text, term)
-        return position > 0
-
-    @staticmethod
-    def _rank(rows: Iterable[Any], query_terms: tuple[str, ...], whole: str) -> list[tuple[int, Any]]:
-        scored = [(ranking.score(query_terms, whole, ranking.Document(row.title, row.keywords, row.body)), row)
-                  for row in rows]
-        if query_terms:
-            scored = [(points, row) for points, row in scored if points > 0]
-        # Equal scores: the shorter title is the more specific answer.
-        return sorted(scored, key=lambda pair: (-pair[0], len(pair[1].title), pair[1].id))
+    async def _shown(self, connection: AsyncConnection, entry_ids: list[int]) -> Sequence[Any]:
+        if not entry_ids:
+            return []
+        uses = select(func.count()).where(KnowledgeUse.entry_id == KnowledgeEntry.id).scalar_subquery()
+        return (await connection.execute(self._entries().add_columns(uses.label("uses"))
+                                          .where(KnowledgeEntry.id.in_(entry_ids)))).all()
 
     async def record_use(self, entry_id: int, agent: str, now: datetime, call: str | None = None,
                          order: int | None = None) -> int:
@@ -140,7 +122,9 @@ class KnowledgeStore:
             await _check_topic(connection, fields.topic)
             result = await connection.execute(insert(KnowledgeEntry).values(
                 **fields.row(), department_id=department_id, updated_at=now).returning(KnowledgeEntry.id))
-            return int(result.scalar_one())
+            entry_id = int(result.scalar_one())
+        await self.index.wrote([entry_id])
+        return entry_id
 
     async def edit(self, entry_id: int, department_id: int, changes: Mapping[str, Any], now: datetime) -> None:
         """Changes the department's own entry: the fields given replace the stored ones."""
@@ -150,11 +134,12 @@ class KnowledgeStore:
             await _check_topic(connection, fields.topic)
             await connection.execute(update(KnowledgeEntry).where(KnowledgeEntry.id == entry_id)
                                      .values(**fields.row(), updated_at=now))
+        await self.index.wrote([entry_id])
 
     async def import_entries(self, entries: Iterable[Mapping[str, Any]], now: datetime) -> tuple[int, int]:
         """Adds entries from a file, each naming its department by code; an entry whose department already has
         one with the same title replaces it (importing a file again changes nothing). (added, replaced)."""
-        added = replaced = 0
+        added, replaced = [], []
         async with self.engine.begin() as connection:
             codes = await connection.execute(select(Department.code, Department.id))
             departments = {code: department_id for code, department_id in codes}
@@ -165,14 +150,15 @@ class KnowledgeStore:
                     KnowledgeEntry.department_id == department_id, KnowledgeEntry.title == fields.title))
                 ).scalar_one_or_none()
                 if existing is None:
-                    await connection.execute(insert(KnowledgeEntry).values(
-                        **fields.row(), department_id=department_id, updated_at=now))
-                    added += 1
+                    added.append((await connection.execute(insert(KnowledgeEntry).values(
+                        **fields.row(), department_id=department_id, updated_at=now).returning(KnowledgeEntry.id)
+                    )).scalar_one())
                 else:
                     await connection.execute(update(KnowledgeEntry).where(KnowledgeEntry.id == existing)
                                              .values(**fields.row(), updated_at=now))
-                    replaced += 1
-        return added, replaced
+                    replaced.append(existing)
+        await self.index.wrote([*added, *replaced])
+        return len(added), len(replaced)
 
     # Helpers
 
