@@ -14,6 +14,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
 from ivr import keys
@@ -160,3 +161,42 @@ async def test_an_order_filed_during_a_call_is_signed_replied_and_closed_on_the_
     assert lead.signed_at is not None and lead.replied_at is not None and lead.done
     assert [tuple(a) for a in actors] == [("create", "1024"), ("dispatch", "1024"), ("sign", "urban.e2e"),
                                          ("reply", "urban.e2e"), ("close", "1024")]
+
+
+def correct_accept_and_dispatch(browser: webdriver.Chrome, url: str, agent_pin: str, number: str) -> str:
+    browser.get(url + "/desk")
+    browser.find_element(By.ID, "agent-id").send_keys("1025")
+    browser.find_element(By.ID, "pin").send_keys(agent_pin)
+    browser.find_element(By.ID, "login-button").click()
+    until(browser, seen.visibility_of_element_located((By.ID, "agent-name")))
+    open_order_page(browser, url, number)
+    edit = browser.find_element(By.ID, "edit")
+    Select(edit.find_element(By.NAME, "type")).select_by_value("complaint")
+    Select(edit.find_element(By.NAME, "topic")).select_by_value("0501")
+    edit.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    until(browser, lambda driver: any("edit" in li.text for li in driver.find_elements(By.CSS_SELECTOR,
+                                                                                      "#d-history li")))
+    take_action(browser, "accept", "accepted")
+    form = browser.find_element(By.CSS_SELECTOR, "form[data-action='dispatch']")
+    Select(form.find_element(By.NAME, "department")).select_by_value("water")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    until(browser, lambda driver: driver.find_element(By.ID, "d-status").get_attribute("data-state") == "dispatched")
+    return browser.find_element(By.ID, "d-due").text
+
+
+async def test_a_draft_from_the_web_is_corrected_accepted_and_dispatched_on_the_orders_page(
+    hotline: Hotline, browser: webdriver.Chrome
+) -> None:
+    await load_directory(hotline.app[keys.DIRECTORY], read_directory(STARTER_DIRECTORY))
+    pin = await hotline.ensure_agent("1025", "周九") or await hotline.app[keys.AGENT_STORE].reset_pin("1025")
+    draft = await hotline.app[keys.ORDERS].create(
+        Intake("api", "我们小区停水两天了", caller_number="13700137000", client="wechat", accepted=False),
+        Actor("wechat", "api"), datetime.now(UTC))
+    assert draft.number is not None
+    due = await asyncio.to_thread(correct_accept_and_dispatch, browser, hotline.web_url, pin, draft.number)
+    async with hotline.app[keys.ENGINE].connect() as connection:
+        row = (await connection.execute(select(WorkOrder).where(WorkOrder.id == draft.id))).one()
+        actions = (await connection.execute(select(OrderEvent.action).where(OrderEvent.order_id == draft.id)
+                                            .order_by(OrderEvent.id))).scalars().all()
+    assert (row.status, row.type, row.topic) == ("dispatched", "complaint", "0501")
+    assert actions == ["create", "edit", "accept", "dispatch"] and due != "—"

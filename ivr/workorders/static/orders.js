@@ -18,7 +18,8 @@ const ACTIONS = {
 };
 const REASONS = { "not-our-duty": "不属本单位职责", "wrong-area": "不属本辖区", "duplicate": "重复工单",
   "insufficient-info": "信息不全", "legal-process": "需走法定途径" };
-let me = null, departments = [], current = null, box = "open";
+let me = null, departments = [], catalogue = [], current = null, box = "open";
+const OPEN_STATES = ["draft", "accepted", "dispatched", "signed", "returned", "replied"];
 
 function csrfToken() {
   const found = document.cookie.split("; ").find((item) => item.startsWith("hotline_csrf="));
@@ -89,6 +90,7 @@ function render(order) {
     return item;
   }));
   $("d-actions").replaceChildren(...order.actions.filter((a) => ACTIONS[a]).map(actionForm));
+  showEdit(order);
   $("d-attachments").replaceChildren(...order.attachments.map((file) => {
     const item = document.createElement("li");
     const link = document.createElement("a");
@@ -104,6 +106,19 @@ function render(order) {
       (e.note ? ` · ${e.note}` : "") + (extra ? ` · ${extra}` : "");
     return item;
   }));
+}
+
+// The centre corrects an open order (a draft from the web or a voicemail): type, topic, address, content.
+function showEdit(order) {
+  const form = $("edit");
+  form.hidden = !["agent", "supervisor"].includes(me.role) || !OPEN_STATES.includes(order.status);
+  if (form.hidden) return;
+  form.elements.type.replaceChildren(...Object.entries(TYPES).map(([code, text]) => new Option(text, code)));
+  form.elements.topic.replaceChildren(new Option("—", ""), ...catalogue.map((e) => new Option(`${e.code} ${e.topic}`, e.code)));
+  form.elements.type.value = order.type;
+  form.elements.topic.value = order.topic || "";
+  form.elements.address.value = order.address || "";
+  form.elements.content.value = order.content || "";
 }
 
 function field(name, kind, label) {
@@ -177,7 +192,7 @@ async function start() {
   $("login").hidden = true;
   $("orders").hidden = false;
   $("who").textContent = `${me.id} · ${me.role}${me.department ? " · " + me.department : ""}`;
-  departments = await api("GET", "/api/departments");
+  [departments, catalogue] = await Promise.all([api("GET", "/api/departments"), api("GET", "/api/catalogue")]);
   await showList("/api/orders");
   if (me.role.startsWith("department")) await showReview();
 }
@@ -205,6 +220,16 @@ $("upload").addEventListener("submit", async (event) => {
   form.append("file", file);
   try { current = await api("POST", `/api/orders/${current.id}/attachments`, form, true); render(current); }
   catch (error) { showError(error); }
+});
+$("edit").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = $("edit");
+  try {
+    current = await api("PATCH", `/api/orders/${current.id}`, {
+      type: form.elements.type.value, topic: form.elements.topic.value || null,
+      address: form.elements.address.value, content: form.elements.content.value });
+    render(current);
+  } catch (error) { showError(error); }
 });
 $("logout").addEventListener("click", async () => {
   await api("DELETE", "/api/portal/session");
