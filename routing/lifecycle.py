@@ -105,6 +105,9 @@ RULES: Mapping[str, Rule] = {
     "close_at_intake": Rule(frozenset({ACCEPTED}), CLOSED, CENTRE, _only_consultation),
     "dispatch": Rule(frozenset({ACCEPTED}), DISPATCHED, CENTRE),
     "sign": Rule(frozenset({DISPATCHED}), SIGNED, DEPARTMENT),
+    # 转派: a district or a municipal department passes the order down to one of its own units (a street
+    # office, a community), which signs it anew; the deadline stays the order's.
+    "forward": Rule(frozenset({DISPATCHED, SIGNED}), DISPATCHED, frozenset({DEPARTMENT_ADMIN})),
     "return": Rule(frozenset({DISPATCHED, SIGNED}), RETURNED, DEPARTMENT, _may_return, _returned),
     "redispatch": Rule(frozenset({RETURNED}), DISPATCHED, frozenset({SUPERVISOR})),  # 改派: the return accepted
     "reject_return": Rule(frozenset({RETURNED}), DISPATCHED, frozenset({SUPERVISOR}), effect=_ruled),

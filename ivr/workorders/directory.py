@@ -65,6 +65,18 @@ class Directory:
     async def department_by_code(self, code: str) -> DepartmentRow | None:
         return next((d for d in await self.departments() if d.code == code), None)
 
+    async def is_within(self, department_id: int, ancestor_id: int) -> bool:
+        """Whether the department is the ancestor or one of its units, however deep (street under district)."""
+        parents = {d.id: d.parent_id for d in await self.departments()}
+        current: int | None = department_id
+        for _ in range(len(parents) + 1):  # a cycle in hand-edited data must not loop forever
+            if current is None:
+                return False
+            if current == ancestor_id:
+                return True
+            current = parents.get(current)
+        return False
+
     async def department_names(self) -> dict[int, str]:
         return {d.id: d.name for d in await self.departments()}
 

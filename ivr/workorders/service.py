@@ -286,6 +286,20 @@ class OrderService:
         return {"lead_department_id": codes[lead_code], "dispatched_at": now, "due_at": due, "topic": topic,
                 "type": order_type}, effects
 
+    async def _on_forward(self, loaded: Loaded, actor: Actor, now: datetime,
+                          params: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        """转派 down the hierarchy: only to the acting department's own units, keeping the order's deadline."""
+        old = loaded.lead()
+        code = _text(params, "department")
+        unit = await self.directory.department_by_code(code)
+        if unit is None or unit.id == old.department_id or not await self.directory.is_within(unit.id,
+                                                                                               old.department_id):
+            raise BadOrder(f"转派 goes to one of your own units; {code!r} is not", field="department")
+        return {"lead_department_id": unit.id}, [
+            update(OrderDepartment).where(OrderDepartment.id == old.id).values(done=True),
+            insert(OrderDepartment).values(order_id=loaded.row.id, department_id=unit.id, role=LEAD,
+                                           dispatched_at=now, due_at=old.due_at, paused_seconds=0.0, done=False)]
+
     async def _on_sign(self, loaded: Loaded, actor: Actor, now: datetime,
                        params: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
         lead = loaded.lead()

@@ -253,3 +253,26 @@ async def test_the_centre_corrects_an_open_order_and_the_history_says_what_chang
     assert detail["history"][-1]["data"]["type"] == {"from": "consultation", "to": "complaint"}
     await service.act(draft.id, "accept", AGENT, NOW)
     assert (await service.act(draft.id, "dispatch", AGENT, NOW)).state == "dispatched", "to the topic's department"
+
+
+async def test_a_department_admin_forwards_an_order_down_to_one_of_its_own_units(engine: AsyncEngine) -> None:
+    service, queries, staff = await setup(engine)
+    team = await service.directory.add_department("urban.team3", "城管三中队", "street", parent="urban")
+    squad = await service.directory.add_department("urban.team3.a", "三中队一组", "community", parent="urban.team3")
+    urban_admin = Actor("urban.admin", "department_admin", staff["urban"].department_id)
+    order = await service.create(complaint(), AGENT, NOW)
+    await service.act(order.id, "dispatch", AGENT, NOW)
+    due = (await service.load(order.id, AGENT)).row.due_at
+    with pytest.raises(ActionRefused, match="not for role department_staff"):
+        await service.act(order.id, "forward", staff["urban"], NOW, {"department": "urban.team3"})
+    with pytest.raises(BadOrder, match="one of your own units"):
+        await service.act(order.id, "forward", urban_admin, NOW, {"department": "housing"})
+    await service.act(order.id, "forward", urban_admin, NOW, {"department": "urban.team3.a"})  # two levels down
+    squad_staff = Actor("squad", "department_staff", squad)
+    await service.act(order.id, "sign", squad_staff, NOW)
+    await service.act(order.id, "reply", squad_staff, NOW, {"reply": "已修复"})
+    loaded = await service.load(order.id, AGENT)
+    assert loaded.row.status == "replied" and loaded.row.due_at == due, "the order's deadline is kept"
+    assert [item["number"] for item in (await queries.inbox(staff["urban"], {}, done=True)).items] == [order.number]
+    with pytest.raises(OrderNotFound):  # the unit in between was never on the order
+        await service.load(order.id, Actor("team", "department_staff", team))

@@ -7,6 +7,7 @@ const TYPES = { consultation: "咨询", help: "求助", complaint: "投诉", rep
 const ACTIONS = {
   accept: ["受理", []], discard: ["作废", []], dispatch: ["派单", [["department", "department"]]],
   close_at_intake: ["直接办结", [["reply", "text"]]], sign: ["签收", []],
+  forward: ["转派下级", [["department", "department"], ["note", "line", "说明"]]],
   return: ["退单", [["reason_code", "reason"], ["legal_basis", "line", "依据（法规/三定/权责清单条款）"], ["note", "text"]]],
   redispatch: ["改派", [["department", "department"], ["note", "line", "说明"]]],
   reject_return: ["驳回退单", [["note", "line", "理由"]]],
