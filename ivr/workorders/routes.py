@@ -74,7 +74,9 @@ async def who_am_i(request: web.Request) -> web.Response:
 
 async def _who(request: web.Request, actor: Actor) -> dict[str, Any]:
     names = await request.app[keys.DIRECTORY].department_names()
-    return {"id": actor.id, "role": actor.role, "department": names.get(actor.department_id or 0)}
+    codes = {d.id: d.code for d in await request.app[keys.DIRECTORY].departments()}
+    return {"id": actor.id, "role": actor.role, "department": names.get(actor.department_id or 0),
+            "department_code": codes.get(actor.department_id or 0)}
 
 
 # Reading
@@ -237,7 +239,9 @@ async def catalogue(request: web.Request) -> web.Response:
 async def departments(request: web.Request) -> web.Response:
     await current_actor(request)
     rows = await request.app[keys.DIRECTORY].departments()
-    return web.json_response([{"code": d.code, "name": d.name, "kind": d.kind} for d in rows])
+    codes = {d.id: d.code for d in rows}
+    return web.json_response([{"code": d.code, "name": d.name, "kind": d.kind, "parent": codes.get(d.parent_id or 0)}
+                              for d in rows])
 
 
 async def attach(request: web.Request) -> web.Response:

@@ -7,7 +7,7 @@ const TYPES = { consultation: "咨询", help: "求助", complaint: "投诉", rep
 const ACTIONS = {
   accept: ["受理", []], discard: ["作废", []], dispatch: ["派单", [["department", "department"]]],
   close_at_intake: ["直接办结", [["reply", "text"]]], sign: ["签收", []],
-  forward: ["转派下级", [["department", "department"], ["note", "line", "说明"]]],
+  forward: ["转派下级", [["department", "unit"], ["note", "line", "说明"]]],
   return: ["退单", [["reason_code", "reason"], ["legal_basis", "line", "依据（法规/三定/权责清单条款）"], ["note", "text"]]],
   redispatch: ["改派", [["department", "department"], ["note", "line", "说明"]]],
   reject_return: ["驳回退单", [["note", "line", "理由"]]],
@@ -122,12 +122,23 @@ function showEdit(order) {
   form.elements.content.value = order.content || "";
 }
 
+// Whether a department is the given one or one of its units, however deep (for 转派).
+function within(department, ancestorCode) {
+  const byCode = new Map(departments.map((d) => [d.code, d]));
+  for (let d = department, steps = 0; d && steps <= departments.length; d = byCode.get(d.parent), steps++) {
+    if (d.code === ancestorCode) return true;
+  }
+  return false;
+}
+
 function field(name, kind, label) {
   let input;
   if (kind === "text") { input = document.createElement("textarea"); input.rows = 3; }
-  else if (kind === "department") {
+  else if (kind === "department" || kind === "unit") {
     input = document.createElement("select");
-    input.append(...departments.map((d) => new Option(d.name, d.code)));
+    const shown = kind === "unit" ? departments.filter((d) => d.code !== me.department_code && within(d, me.department_code))
+                                  : departments;
+    input.append(...shown.map((d) => new Option(d.name, d.code)));
   } else if (kind === "reason") {
     input = document.createElement("select");
     input.append(...Object.entries(REASONS).map(([code, text]) => new Option(text, code)));
