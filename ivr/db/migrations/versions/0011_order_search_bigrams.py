@@ -24,13 +24,16 @@ branch_labels = None
 depends_on = None
 
 BIGRAM_COLUMNS = ("content", "address")
+PIECE_STATISTICS = 1000
 
 # plpgsql over the characters: faster than the SQL forms with generate_series and substr (which are quadratic
 # in a multi-byte text).
 # STRICT: NULL gives NULL, as a LIKE on NULL does; a text of 0 or 1 characters has no pieces.
+# COST 250 (the default for a function is 100): about 6 µs a call. At 100 the planner chose, for a rare word at
+# 10 million orders, to scan the primary key and compute the pieces of every order (9 s) over the index (1 ms).
 BIGRAMS_FUNCTION = """
 CREATE FUNCTION hotline_bigrams(value text) RETURNS bigint[]
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST 250 AS $$
 DECLARE
     pieces bigint[] := '{}';
     previous bigint;
@@ -56,6 +59,9 @@ def upgrade() -> None:
     op.execute(BIGRAMS_FUNCTION)
     for column in BIGRAM_COLUMNS:
         op.execute(f"CREATE INDEX ix_work_orders_{column}_bigrams ON work_orders USING gin (hotline_bigrams({column}))")
+        # ANALYZE keeps the frequencies of the most common pieces; a piece not among them is estimated from the
+        # rarest that is. The default (100) keeps too few: a rare word was estimated at 15,000 orders, not 800.
+        op.execute(f"ALTER INDEX ix_work_orders_{column}_bigrams ALTER COLUMN 1 SET STATISTICS {PIECE_STATISTICS}")
 
 
 def downgrade() -> None:
