@@ -65,6 +65,8 @@ COMMON_WORDS = ("噪音", "路灯", "物业", "停水", "垃圾", "施工", "占
                 "站台", "班次", "票价", "景区", "门票", "导游", "酒店")
 RARE_WORDS = ("古井", "牌坊", "祠堂", "码头", "渡口", "炮楼", "碉堡", "钟楼", "石桥", "窑洞", "蜂箱", "鸽舍",
               "鱼塘", "藕塘", "茶园", "桑园", "蚕房", "瓦窑", "磨坊", "戏台", "风雨桥", "吊脚楼", "骑楼", "界碑")
+# Two-character words in no order: a search for them finds nothing (and without an index reads every order).
+NOWHERE_WORDS = ("火星", "冰川", "沙漠", "雪山")
 ROADS = ("中山大道", "解放大道", "建设大道", "和平大道", "武珞路", "珞喻路", "光谷大道", "汉阳大道", "沿江大道",
          "友谊路", "京汉大道", "发展大道", "青年路", "黄浦大街", "民族大道", "雄楚大道", "徐东大街", "鹦鹉大道",
          "江汉路", "香港路", "新华路", "唐家墩路", "惠济路", "建设二路", "工农路", "东湖路", "水果湖路",
@@ -436,6 +438,7 @@ def cases(keys: Keys, names: dict[int, str]) -> list[Case]:
         Case("search, text (common word)", search(centre, text=common)),
         Case("search, text (rare, 2 characters)", search(centre, text=rare_two)),
         Case("search, text (rare, 3 characters)", search(centre, text=rare_three)),
+        Case("search, text (nowhere, 2 characters)", search(centre, text=text_word(NOWHERE_WORDS))),
         Case("search, text, department", search(department, text=common)),
     ]
 
@@ -519,6 +522,8 @@ async def explain_plans(engine: AsyncEngine, keys: Keys, names: dict[int, str]) 
             await explain(engine, lambda: queries.search(CENTRE, names, text=two)),
         f"search by the centre, rare three-character word {three}":
             await explain(engine, lambda: queries.search(CENTRE, names, text=three)),
+        f"search by the centre, a word in no order, {NOWHERE_WORDS[0]}":
+            await explain(engine, lambda: queries.search(CENTRE, names, text=NOWHERE_WORDS[0])),
         f"search by community {community.department_id}, {COMMON_WORDS[1]}":
             await explain(engine, lambda: queries.search(community, names, text=COMMON_WORDS[1])),
     }

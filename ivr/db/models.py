@@ -150,7 +150,7 @@ class WorkOrder(Base):
         Index("ix_work_orders_number_history", "caller_number", "id"),
         Index("ix_work_orders_lead_inbox", "lead_department_id", "status", "due_at"),
         # The centre's inbox of open orders, soonest deadline first (migration 0010; PostgreSQL also has trigram
-        # indexes on content and address there, for the search).
+        # indexes on content and address there, and bigram indexes in 0011, for the search).
         Index("ix_work_orders_open_due", "due_at", "id", postgresql_where=text(OPEN_ORDERS),
               sqlite_where=text(OPEN_ORDERS)),
     )

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import BigInteger, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.models import Attachment, OrderDepartment, OrderEvent, SupervisionEvent, WorkOrder, as_utc
@@ -18,6 +19,7 @@ from ivr.workorders.service import LIFECYCLE_ROLE, Loaded
 from routing import lifecycle
 
 PAGE_SIZE = 50
+BIGRAMS = ARRAY(BigInteger)  # hotline_bigrams(text), PostgreSQL only
 LIST_COLUMNS = (WorkOrder.id, WorkOrder.number, WorkOrder.status, WorkOrder.type, WorkOrder.topic,
                 WorkOrder.caller_number, WorkOrder.confidential, WorkOrder.address, WorkOrder.content,
                 WorkOrder.created_at, WorkOrder.due_at, WorkOrder.lead_department_id)
@@ -127,9 +129,7 @@ class OrderQueries:
         if text:
             if len(text) > 100:
                 raise BadOrder("search text is at most 100 characters", field="q")
-            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(or_(WorkOrder.content.like(pattern, escape="\\"),
-                                  WorkOrder.address.like(pattern, escape="\\")))
+            conditions.append(self._text_condition(text))
         if not conditions:
             raise BadOrder("search by number, phone, status or words", field="q")
         if actor.in_department:
@@ -139,6 +139,16 @@ class OrderQueries:
                 conditions.append(WorkOrder.number == number)
         query = select(*LIST_COLUMNS).where(and_(*conditions)).order_by(WorkOrder.id.desc())
         return await self._page(query, actor, departments, page)
+
+    def _text_condition(self, text: str) -> Any:
+        """The text in the content or the address. On PostgreSQL a two-character text is looked up among the
+        texts' bigrams (migration 0011): the same rows as the LIKE, but indexed, which pg_trgm cannot do."""
+        if len(text) == 2 and self.engine.dialect.name == "postgresql":
+            wanted = func.hotline_bigrams(text)
+            return or_(*(func.hotline_bigrams(column, type_=BIGRAMS).contains(wanted)
+                         for column in (WorkOrder.content, WorkOrder.address)))
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return or_(WorkOrder.content.like(pattern, escape="\\"), WorkOrder.address.like(pattern, escape="\\"))
 
     async def _page(self, query: Any, actor: Actor, departments: dict[int, str], page: int) -> Page:
         async with self.engine.connect() as connection:

@@ -21,11 +21,13 @@ async def test_the_benchmark_generates_the_orders_and_measures_every_query() -> 
     assert 0.01 * generated.orders < generated.open_orders < 0.06 * generated.orders
     assert {"ix_work_orders_open_due", "ix_work_orders_content_trgm", "ix_order_departments_department_order"} \
         <= set(generated.index_seconds), "the secondary indexes are rebuilt after the load"
-    assert len(report.results) == 12
+    assert len(report.results) == 13
     for measured in report.results:
         assert len(measured.seconds) == 2 and len(measured.baseline) == 1, measured.case.name
     by_name = {m.case.name: m for m in report.results}
     assert by_name["inbox, centre (open), page 1"].rows == [50, 50], "the centre sees a full page of open orders"
     assert by_name["search, order number"].rows == [1, 1], "an order number finds its one order"
+    assert by_name["search, text (nowhere, 2 characters)"].rows == [0, 0], "no order has the word"
     assert all(rows >= 1 for rows in by_name["history(caller)"].rows), "a sampled caller has orders"
     assert "ix_work_orders_open_due" in report.plans["inbox of the centre, open orders, page 1"]
+    assert "ix_work_orders_content_bigrams" in report.plans["search by the centre, a word in no order, 火星"]

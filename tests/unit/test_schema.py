@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.models import Base
 
-# PostgreSQL-only search indexes (pg_trgm), made by migration 0010 and not declared on the models.
-POSTGRESQL_ONLY = {"ix_work_orders_content_trgm", "ix_work_orders_address_trgm"}
+# PostgreSQL-only search indexes, not declared on the models: pg_trgm (migration 0010) and bigrams (0011).
+POSTGRESQL_ONLY = {"ix_work_orders_content_trgm", "ix_work_orders_address_trgm", "ix_work_orders_content_bigrams",
+                   "ix_work_orders_address_bigrams"}
 
 
 def _declared(item: Any, name: str | None, kind: str, reflected: bool, _compared_to: Any) -> bool:
