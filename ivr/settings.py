@@ -266,6 +266,8 @@ class QueueSettings:
 
 @dataclass(frozen=True)
 class CallbackSettings:
+    dial: bool = _setting(True, doc="dial callbacks when agents are free; false: only record them (agents call "
+                          "back by hand, e.g. on a night shift)")
     max_attempts: int = _setting(3, _positive, "dial attempts for one callback before it is given up")
     retry_minutes: int = _setting(10, _positive, "wait between attempts")
     ring_seconds: int = _setting(30, _positive, "how long the citizen's phone rings")

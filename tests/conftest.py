@@ -36,6 +36,8 @@ TEST_PORTS = {
     # The carrier's side for calls out to citizens: a SIPp "citizen phone" listens here when a test needs it.
     "HOTLINE_SIP_CARRIER_CONTACT": "sip:127.0.0.2:15070",
     "HOTLINE_CALLBACKS_DIAL_INTERVAL": "0.5",
+    # Only tests marked dials_callbacks dial them (see the settings fixture).
+    "HOTLINE_CALLBACKS_DIAL": "false",
     # Announcements every 6 s of waiting, and the callback offered beyond a minute's expected wait.
     "HOTLINE_QUEUE_ANNOUNCE_SECONDS": "6",
     "HOTLINE_QUEUE_OVERFLOW_WAIT_SECONDS": "60",
@@ -86,8 +88,12 @@ def layout(asterisk: AsteriskProcess) -> AsteriskLayout:
 
 
 @pytest.fixture
-def settings(base_settings: Settings, tmp_path: Path) -> Settings:
-    return dataclasses.replace(base_settings, data_dir=tmp_path, database_url="")
+def settings(base_settings: Settings, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    # Only the callback tests dial callbacks: a callback left ringing by another test keeps retransmitting its
+    # INVITE to the carrier's port (a CANCEL waits for a provisional answer) and would reach their SIPp phone.
+    dial = request.node.get_closest_marker("dials_callbacks") is not None
+    callbacks = dataclasses.replace(base_settings.callbacks, dial=dial)
+    return dataclasses.replace(base_settings, data_dir=tmp_path, database_url="", callbacks=callbacks)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -308,6 +308,9 @@ async def start_hotline(settings: Settings, secrets: Secrets, asterisk: Asterisk
     finally:
         if not hotline.stopped:
             await runner.cleanup()
+        # Asterisk is shared by the tests: a callback still ringing (its INVITE retransmitted to the carrier's
+        # port) must not reach the next test's SIPp phone there.
+        await asterisk.cli("channel request hangup all")
 
 
 async def log_in(session: aiohttp.ClientSession, url: str, body: Mapping[str, str]) -> dict[str, Any]:

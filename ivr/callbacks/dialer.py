@@ -48,7 +48,7 @@ class CallbackDialer:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.settings.sip.carrier_contact)
+        return bool(self.settings.sip.carrier_contact) and self.settings.callbacks.dial
 
     def call_finished(self, record: CallRecord) -> None:
         """Tracker listener: a missed call becomes a callback (one per number per day)."""

@@ -11,7 +11,7 @@ from ivr.callbacks.store import CallbackStore
 from ivr.democall import Sipp
 from tests.helpers import CARRIER_IP, Hotline, run_sipp, wait
 
-pytestmark = pytest.mark.asterisk
+pytestmark = [pytest.mark.asterisk, pytest.mark.dials_callbacks]
 CITIZEN_PHONE_PORT = 15070  # the carrier contact in the test settings
 NUMBER = "13500135000"
 

@@ -16,7 +16,7 @@ from ivr.secrets import Secrets
 from ivr.settings import Settings
 from tests.helpers import CARRIER_IP, Hotline, run_sipp, start_hotline, wait
 
-pytestmark = pytest.mark.asterisk
+pytestmark = [pytest.mark.asterisk, pytest.mark.dials_callbacks]
 NUMBER = "13700137111"
 
 

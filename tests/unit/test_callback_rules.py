@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 
+from ivr.ami.client import AmiClient
+from ivr.callbacks.dialer import CallbackDialer
+from ivr.callbacks.store import CallbackStore
+from ivr.settings import CallbackSettings, Settings, SipSettings
 from routing.callbacks import after_attempt, callback_day, dials_allowed
 
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -31,3 +36,12 @@ def test_after_an_attempt() -> None:
     assert after_attempt("answered", 1, 3, NOW, retry) == ("answered", None)
     assert after_attempt("no_answer", 1, 3, NOW, retry) == ("pending", NOW + retry)
     assert after_attempt("busy", 3, 3, NOW, retry) == ("given_up", None)
+
+
+@pytest.mark.parametrize(("contact", "dial", "enabled"), [("sip:203.0.113.10:5060", True, True),
+                                                         ("sip:203.0.113.10:5060", False, False),
+                                                         ("", True, False)])
+def test_callbacks_are_dialled_only_with_a_carrier_and_dialling_on(contact: str, dial: bool, enabled: bool) -> None:
+    settings = Settings(sip=SipSettings(carrier_contact=contact), callbacks=CallbackSettings(dial=dial))
+    dialer = CallbackDialer(settings, cast(AmiClient, object()), cast(CallbackStore, object()))
+    assert dialer.enabled is enabled
