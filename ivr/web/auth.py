@@ -33,8 +33,7 @@ AGENT_ID = web.RequestKey("agent_id", str)
 USER_ID = web.RequestKey("user_id", str)
 OPEN_PATHS = {("POST", "/api/session"), ("POST", "/api/portal/session"), ("GET", "/healthz")}
 # What a web user (not an agent) may reach; the desk's seat and call routes are for agents.
-USER_PATHS = ("/api/orders", "/api/portal", "/api/knowledge", "/api/catalogue", "/api/departments",
-              "/api/reports")
+USER_PATHS = ("/api/orders", "/api/portal", "/api/knowledge", "/api/catalogue", "/api/departments")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -63,7 +63,11 @@ class Directory:
         return [DepartmentRow(*row) for row in rows]
 
     async def department_by_code(self, code: str) -> DepartmentRow | None:
-        return next((d for d in await self.departments() if d.code == code), None)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(
+                select(Department.id, Department.code, Department.name, Department.kind, Department.parent_id)
+                .where(Department.code == code, Department.active))).first()
+        return DepartmentRow(*row) if row else None
 
     async def is_within(self, department_id: int, ancestor_id: int) -> bool:
         """Whether the department is the ancestor or one of its units, however deep (street under district)."""

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.db.models import Attachment, OrderDepartment, OrderEvent, SupervisionEvent, WorkOrder, as_utc
 from ivr.workorders.actors import HIDDEN, Actor, citizen_hidden, mask_number
 from ivr.workorders.errors import BadOrder
-from ivr.workorders.service import LIFECYCLE_ROLE, Loaded
+from ivr.workorders.service import LIFECYCLE_ROLE, Loaded, assisting_actions
 from routing import lifecycle
 
 PAGE_SIZE = 50
@@ -232,7 +232,7 @@ def lifecycle_actions(actor: Actor, row: Any, departments_rows: list[Any]) -> li
     """The buttons to show: what the rules allow this role now (an assisting department: sign, then reply)."""
     mine = next((d for d in departments_rows if d.department_id == actor.department_id and not d.done), None)
     if actor.in_department and mine is not None and mine.role == "assisting":
-        return ["sign"] if mine.signed_at is None else ["reply"]
+        return assisting_actions(mine)
     if actor.in_department and mine is None:
         return []
     view = Loaded(row, departments_rows).rules_view()

@@ -73,10 +73,9 @@ async def who_am_i(request: web.Request) -> web.Response:
 
 
 async def _who(request: web.Request, actor: Actor) -> dict[str, Any]:
-    names = await request.app[keys.DIRECTORY].department_names()
-    codes = {d.id: d.code for d in await request.app[keys.DIRECTORY].departments()}
-    return {"id": actor.id, "role": actor.role, "department": names.get(actor.department_id or 0),
-            "department_code": codes.get(actor.department_id or 0)}
+    mine = next((d for d in await request.app[keys.DIRECTORY].departments() if d.id == actor.department_id), None)
+    return {"id": actor.id, "role": actor.role, "department": mine.name if mine else None,
+            "department_code": mine.code if mine else None}
 
 
 # Reading

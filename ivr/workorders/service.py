@@ -259,10 +259,7 @@ class OrderService:
     async def _effects(self, loaded: Loaded, action: str, actor: Actor, now: datetime,
                        params: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
         handler = getattr(self, f"_on_{action}", None)
-        if handler is None:
-            return {}, []
-        changes, effects = await handler(loaded, actor, now, params)
-        return changes, effects
+        return await handler(loaded, actor, now, params) if handler else ({}, [])
 
     async def _on_dispatch(self, loaded: Loaded, actor: Actor, now: datetime,
                            params: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
@@ -423,13 +420,11 @@ class OrderService:
                          params: Mapping[str, Any]) -> lifecycle.Order:
         """协办: an assisting department signs and replies on its own row; the lead closes for everyone."""
         mine: Any = loaded.of(actor.department_id)
-        if action == "sign" and mine.signed_at is None and not mine.done:
-            values: dict[str, Any] = {"signed_at": now}
-        elif action == "reply" and mine.signed_at is not None and not mine.done:
-            values = {"replied_at": now, "reply": _text(params, "reply"), "done": True}
-        else:
+        if action not in assisting_actions(mine):
             raise ActionRefused(f"{action} refused: an assisting department signs once, then replies once",
                                 action=action)
+        values: dict[str, Any] = ({"signed_at": now} if action == "sign" else
+                                  {"replied_at": now, "reply": _text(params, "reply"), "done": True})
         async with self.engine.begin() as connection:
             await self._write(connection, loaded, {"updated_at": now})
             await connection.execute(update(OrderDepartment).where(OrderDepartment.id == mine.id).values(**values))
@@ -488,6 +483,13 @@ def _edits(fields: Mapping[str, Any], catalogue_codes: set[str]) -> dict[str, An
     if "content" in changes and not changes["content"]:
         raise BadOrder("the request's content cannot be emptied", field="content")
     return changes
+
+
+def assisting_actions(row: Any) -> list[str]:
+    """An assisting department (协办) signs once, then replies once; then its part is done."""
+    if row.done:
+        return []
+    return ["sign"] if row.signed_at is None else ["reply"]
 
 
 def _write_file(path: Path, data: bytes) -> None:
