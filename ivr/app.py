@@ -29,7 +29,7 @@ from ivr.dialplan_variables import CITIZENS_CONTEXT
 from ivr.fastagi import FastAgiServer, Router
 from ivr.handoff import routes as handoff
 from ivr.intake import handlers as intake
-from ivr.intake import voicemail, waiting
+from ivr.intake import waiting
 from ivr.intake.context import CallContext, CallContextFactory, Services
 from ivr.knowledge import routes as knowledge
 from ivr.knowledge.store import KnowledgeStore
@@ -39,6 +39,11 @@ from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
 from ivr.secrets import Secrets
 from ivr.settings import Settings
+from ivr.voicemail import handlers as voicemail
+from ivr.voicemail import routes as voicemail_routes
+from ivr.voicemail.ingest import VoicemailIngester
+from ivr.voicemail.store import VoicemailStore, policy_of
+from ivr.voicemail.worker import TranscriptionWorker
 from ivr.web import health, passwords
 from ivr.web.auth import auth_middleware
 from ivr.workorders import routes as workorders
@@ -74,6 +79,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app.cleanup_ctx.append(_ami)
     app.cleanup_ctx.append(_agents)
     app.cleanup_ctx.append(_callbacks)
+    app.cleanup_ctx.append(_voicemail)
     app.cleanup_ctx.append(_fastagi)
     app.cleanup_ctx.append(_supervision)
     health.setup_routes(app)
@@ -83,6 +89,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     workorders.setup_routes(app)
     knowledge.setup_routes(app)
     open311.setup_routes(app)
+    voicemail_routes.setup_routes(app)
     return app
 
 
@@ -183,13 +190,40 @@ async def _callbacks(app: web.Application) -> AsyncIterator[None]:
     await dialer.close()
 
 
+async def _voicemail(app: web.Application) -> AsyncIterator[None]:
+    """Voicemail taken in as drafts (from the hang-up handler and the folder), and the transcription workers."""
+    settings, hub = app[keys.SETTINGS], app[keys.DESK_HUB]
+    store = VoicemailStore(app[keys.ENGINE], policy_of(settings.transcription), settings.timezone)
+
+    def changed() -> None:
+        hub.tell_everyone({"type": "voicemails"})
+
+    worker = TranscriptionWorker(settings, store, app[keys.DIRECTORY], changed)
+
+    def taken_in() -> None:
+        worker.wake()
+        changed()
+
+    ingester = VoicemailIngester(store, app[keys.CALL_STORE], app[keys.LAYOUT].host("voicemail"), settings.voicemail,
+                                 taken_in)
+    app[keys.VOICEMAIL], app[keys.VOICEMAIL_INGESTER], app[keys.TRANSCRIBER] = store, ingester, worker
+    tasks = [asyncio.create_task(ingester.run(), name="voicemail-ingest"),
+             asyncio.create_task(worker.run(), name="transcription")]
+    yield
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    worker.close()
+
+
 async def _fastagi(app: web.Application) -> AsyncIterator[None]:
     sounds = app[keys.LAYOUT].inner("sounds")
     settings = app[keys.SETTINGS]
     services = Services(
         settings, app[keys.TRACKER], app[keys.CALL_STORE], sounds, app[keys.AGENT_SERVICE],
         app[keys.AMI].queue_state, CallbackStore(app[keys.ENGINE]) if settings.sip.carrier_contact else None,
-        app[keys.WORK_ORDERS], app[keys.LAYOUT].host("voicemail"),
+        app[keys.WORK_ORDERS], app[keys.VOICEMAIL_INGESTER],
         orders=app[keys.ORDERS], order_queries=app[keys.ORDER_QUERIES],
     )
     server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))

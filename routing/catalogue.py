@@ -62,3 +62,24 @@ def suggest_type(text: str) -> str:
     scores = {kind: sum(len(word) for word in words if word in text) for kind, words in ORDER_TYPE_WORDS.items()}
     best = max(scores, key=lambda kind: scores[kind])
     return best if scores[best] else "consultation"
+
+
+def suggest_from_words(words: Sequence[str], catalogue: Sequence[Entry], limit: int = 3) -> list[Suggestion]:
+    """Like suggest, for a segmented text (a transcript): a keyword counts only where it covers whole words, so
+    灯 is not found in 路灯 nor 水 in 水平 — a recogniser's text is long and loose, and a stray hit misroutes."""
+    longest = max((len(k) for entry in catalogue for k in entry.keywords), default=0)
+    spans = set()
+    for start in range(len(words)):
+        span = ""
+        for word in words[start:]:
+            span += word
+            if len(span) > longest:
+                break
+            spans.add(span)
+    found = []
+    for entry in catalogue:
+        matched = tuple(keyword for keyword in entry.keywords if keyword in spans)
+        if matched:
+            found.append(Suggestion(entry, sum(len(keyword) for keyword in matched), matched))
+    found.sort(key=lambda s: (-s.score, s.entry.code))
+    return found[:limit]

@@ -62,6 +62,8 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "agi_dir": layout.inner("agi"),
         "classic_spool": layout.classic_spool_inner,
         "voicemail_dir": layout.inner("voicemail"),
+        "voicemail_silence_seconds": settings.voicemail.silence_seconds,
+        "voicemail_max_seconds": settings.voicemail.max_seconds,
         "sip_bind": sip.bind,
         "sip_port": sip.port,
         "rtp_start": sip.rtp_start,

@@ -313,3 +313,42 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the key
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TranscriptionJob(Base):
+    """A voicemail waiting for its transcript, claimed by a worker under a lease (routing.transcription_jobs)."""
+
+    __tablename__ = "transcription_jobs"
+    __table_args__ = (Index("ix_transcription_jobs_due", "state", "not_before"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), unique=True)  # the voicemail's draft
+    audio_path: Mapped[str] = mapped_column(String(400))
+    state: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    worker: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)  # why the last attempt failed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Transcript(Base):
+    """What the recogniser heard in a voicemail, and what the draft took from it: one per voicemail."""
+
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), unique=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("transcription_jobs.id"), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    words: Mapped[str] = mapped_column(Text)  # JSON: [[word, start s, end s, confidence], …]
+    confidence: Mapped[float | None] = mapped_column(Float)  # the words' mean, None for silence
+    audio_seconds: Mapped[float] = mapped_column(Float)
+    decode_seconds: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(200))
+    findings: Mapped[str] = mapped_column(Text)  # JSON: phone numbers, addresses, suggested type and topics
+    worker: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -85,6 +85,11 @@ class DeskHub:
             ],
         })
 
+    def tell_everyone(self, message: dict[str, Any]) -> None:
+        """A change every desk shows (the voicemails waiting): pushed to each connected agent."""
+        for agent_id in [agent for agent, sockets in self.sockets.items() if sockets]:
+            self.background.spawn(self._send(agent_id, dict(message)))
+
     async def _send(self, agent_id: str, message: dict[str, Any]) -> None:
         message["sent_at"] = datetime.now(UTC).isoformat()
         for socket in list(self.sockets.get(agent_id, ())):

@@ -7,7 +7,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from ivr.agents.service import AgentService
@@ -19,6 +19,7 @@ from ivr.db.models import WorkOrder
 from ivr.fastagi import AgiCall
 from ivr.lines import lines_of, relax_steps
 from ivr.settings import Settings
+from ivr.voicemail.ingest import VoicemailIngester
 from ivr.workorders.queries import OrderQueries
 from ivr.workorders.service import OrderService
 from ivr.workorders.store import WorkOrderStore
@@ -43,8 +44,8 @@ class Services:
     agents: AgentService | None = None  # for the seats' feature codes
     queue_state: QueueState | None = None  # for the waiting callers' announcements
     callbacks: CallbackStore | None = None  # for the callbacks they ask for
-    work_orders: WorkOrderStore | None = None  # for the drafts made from voicemail
-    voicemail_dir: Path | None = None  # where Asterisk records voicemail, as the server sees it
+    work_orders: WorkOrderStore | None = None  # for a repeat caller's open order
+    voicemail: VoicemailIngester | None = None  # takes recordings in as draft orders
     orders: OrderService | None = None  # for the progress query by phone
     order_queries: OrderQueries | None = None
 

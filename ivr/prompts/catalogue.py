@@ -17,7 +17,7 @@ PROMPTS: dict[str, str] = {
     "not-logged-in": "本分机未签入。",
     "seat-refused": "操作未成功，请在坐席工作台查看原因。",
     "overflow-offer": "保留排队顺序、挂机等待回电，请按1；留言，请按2；继续等待，请不要按键。",
-    "voicemail-prompt": "请在提示音后留言，说完请挂机。",
+    "voicemail-prompt": "请在提示音后留言，说完请按井号键或挂机。",
     "voicemail-thanks": "留言已记录，我们会尽快处理，再见。",
     "callback-accepted": "好的，我们将按您的排队顺序尽快回电，再见。",
     "wait-unknown": "目前坐席繁忙，请耐心等待。",
