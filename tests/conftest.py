@@ -47,6 +47,8 @@ TEST_PORTS = {
     "HOTLINE_WEB_PASSWORD_TIME_COST": "1",
     "HOTLINE_ROUTING_LINES": json.dumps([dataclasses.asdict(line) | {"announce": ""} for line in DEFAULT_LINES]),
     "HOTLINE_ROUTING_PROGRESS_ANNOUNCE": "",
+    # The speech model is loaded at a test's first voicemail, not by every test's server.
+    "HOTLINE_TRANSCRIPTION_PRELOAD": "false",
 }
 
 
