@@ -19,7 +19,8 @@ _DIGIT_RUN = re.compile(r"[0-9零〇洞一幺二两三四五六七拐八九勾](
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _LANDLINE = re.compile(r"0\d{2,3}\d{7,8}")
 
-_PLACE = r"[\u4e00-\u9fff]{1,8}?"
+# A place name's characters: Chinese, but not the little words around it (门口的路灯 holds no road).
+_PLACE = r"[^\W\d_a-zA-Z的了是在我你他她们和与就也还都很要有没不]{1,8}?"
 _NUMBER = r"[0-9零一二两三四五六七八九十百]+"
 _ADDRESS = re.compile(
     rf"(?:{_PLACE}(?:省|市))?(?:{_PLACE}(?:区|县))?(?:{_PLACE}(?:街道|镇|乡))?"

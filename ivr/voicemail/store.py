@@ -27,6 +27,7 @@ from routing import lifecycle
 from routing import transcription_jobs as jobs
 
 SYSTEM = "voicemail"  # the actor of what the voicemail path writes into an order's history
+CLAIM_TRIES = 16  # rows one claim looks at (others taken meanwhile, jobs given up) before it waits for the next poll
 
 
 def policy_of(settings: TranscriptionSettings) -> jobs.Policy:
@@ -105,19 +106,20 @@ class VoicemailStore:
         due = or_(and_(TranscriptionJob.state == jobs.QUEUED,
                        or_(TranscriptionJob.not_before.is_(None), TranscriptionJob.not_before <= now)),
                   and_(TranscriptionJob.state == jobs.RUNNING, TranscriptionJob.lease_until <= now))
-        query = select(TranscriptionJob).where(due).order_by(TranscriptionJob.id).limit(8)
+        # One row at a time: a lock on a row this claim does not take would keep other workers off it.
+        query = select(TranscriptionJob).where(due).order_by(TranscriptionJob.id).limit(1)
         if self._skip_locked:
             query = query.with_for_update(skip_locked=True)
         async with self.engine.begin() as connection:
-            for row in (await connection.execute(query)).all():
+            for _ in range(CLAIM_TRIES):
+                row = (await connection.execute(query)).one_or_none()
+                if row is None:
+                    return None
                 current = _job(row)
                 given_up = jobs.give_up_if_abandoned(current, now, self.policy)
                 if given_up is not current:
                     await self._write(connection, row, given_up, now)
-                    continue
-                if not jobs.claimable(current, now, self.policy):
-                    continue
-                if await self._write(connection, row, jobs.claim(current, worker, now, self.policy), now):
+                elif await self._write(connection, row, jobs.claim(current, worker, now, self.policy), now):
                     return Claimed(row.id, row.order_id, row.audio_path, current.attempts + 1)
         return None
 

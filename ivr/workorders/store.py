@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.engine import upsert_insert
-from ivr.db.models import Attachment, OrderCall, WorkOrder
+from ivr.db.models import OrderCall, WorkOrder
 from routing import lifecycle
 
 OPEN_STATUSES = tuple(sorted(lifecycle.OPEN))
@@ -35,22 +34,6 @@ class WorkOrderStore:
             .order_by(WorkOrder.id.desc())
             .limit(1)
         )
-
-    async def add_voicemail_draft(self, caller: str, uniqueid: str, audio_path: str, now: datetime) -> None:
-        """One draft per call, however often the hang-up handler reports it."""
-        statement = self._insert(WorkOrder).values(
-            status=lifecycle.DRAFT, source="voicemail", caller_number=caller, call_uniqueid=uniqueid,
-            audio_path=audio_path, created_at=now, updated_at=now,
-        ).on_conflict_do_nothing(index_elements=["call_uniqueid"]).returning(WorkOrder.id)
-        async with self.engine.begin() as connection:
-            order_id = (await connection.execute(statement)).scalar_one_or_none()
-            if order_id is not None:
-                await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id)
-                                         .values(number=order_number(order_id, now, self.zone)))
-                await connection.execute(insert(OrderCall).values(order_id=order_id, call_uniqueid=uniqueid))
-                await connection.execute(insert(Attachment).values(
-                    order_id=order_id, kind="recording", name=Path(audio_path).name, path=audio_path,
-                    content_type="audio/wav", size=0, added_by="voicemail", added_at=now))
 
     async def latest_open(self, number: str, since: datetime) -> WorkOrder | None:
         """The caller's newest order still open (a draft or an open order) created since `since`."""
