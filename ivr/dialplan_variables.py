@@ -19,6 +19,7 @@ CITIZENS_CONTEXT = "citizens"  # the context citizens' calls start in (asterisk_
 # hotline ended a caller's wait (queue.max_wait_seconds).
 INTAKE_EVENT = "HotlineIntake"
 QUEUE_END_EVENT = "HotlineQueueEnd"
+VOICEMAIL_EVENT = "HotlineVoicemail"  # the caller is about to leave a voicemail
 POSITION = "HOTLINE_POSITION"  # where the caller re-enters the queue after an announcement
 QUEUE_ENDED = "HOTLINE_QUEUE_ENDED"  # "1" when the hotline ended the wait (the classic AGI reads it)
 NEXT = "HOTLINE_NEXT"  # what the waiting step decided: wait, or done (callback requested); intake: progress

@@ -88,6 +88,7 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "event_filters": "\n".join(f.line() for f in event_filters(settings.direct_queue, CITIZENS_CONTEXT)),
         "intake_event": dialplan_variables.INTAKE_EVENT,
         "queue_end_event": dialplan_variables.QUEUE_END_EVENT,
+        "voicemail_event": dialplan_variables.VOICEMAIL_EVENT,
         "announce_seconds": queue.announce_seconds,
         "emergency_extensions": "\n".join(
             f"exten => {number},1,Dial(PJSIP/{number}@{settings.emergency.endpoint},120)\n same => n,Hangup()"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ivr.ami import events
-from ivr.dialplan_variables import INTAKE_EVENT, QUEUE_END_EVENT
+from ivr.dialplan_variables import INTAKE_EVENT, QUEUE_END_EVENT, VOICEMAIL_EVENT
 from routing.call_outcome import Outcome, QueueFacts, final_outcome
 from routing.lines import place_among
 
@@ -191,13 +191,16 @@ class CallTracker:
         self._changed(record)
 
     def _user_event(self, fields: Mapping[str, str]) -> None:
-        """The dialplan says who greeted the caller when our FastAGI did not (fallback, classic-agi)."""
+        """The dialplan says who greeted the caller when our FastAGI did not (fallback, classic-agi), that the
+        hotline ended a wait, and that a caller is leaving a voicemail (from whichever flow sent them there)."""
         if fields.get("UserEvent") == INTAKE_EVENT:
             record = self._record(fields.get("Uniqueid", ""))
             record.intake = fields.get("Intake") or record.intake
             self._changed(record)
         elif fields.get("UserEvent") == QUEUE_END_EVENT and fields.get("Uniqueid") in self.live:
             self.live[fields["Uniqueid"]].facts["timed_out"] = True
+        elif fields.get("UserEvent") == VOICEMAIL_EVENT and fields.get("Uniqueid") in self.live:
+            self.left_voicemail(fields["Uniqueid"])
 
     def _agent_connect(self, fields: Mapping[str, str]) -> None:
         record = self.live.get(fields.get("Uniqueid", ""))

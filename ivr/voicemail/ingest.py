@@ -44,6 +44,7 @@ class VoicemailIngester:
         self.settings = settings
         self.taken_in = taken_in
         self.waiting: dict[str, Report] = {}  # reported by the hang-up handler, not yet written
+        self.kept_listeners: list[Callable[[str], None]] = []  # told of each recording kept for the database
         self.last_error: str | None = None
         self._wake = asyncio.Event()
 
@@ -61,6 +62,8 @@ class VoicemailIngester:
             self.last_error = f"{type(exc).__name__}: {exc}"
             logger.warning("[%s] voicemail kept on disk until the database is back: %s", uniqueid,
                            type(exc).__name__)
+            for listener in self.kept_listeners:
+                listener(uniqueid)
             self._wake.set()
             return None
         del self.waiting[uniqueid]

@@ -87,6 +87,7 @@ class TranscriptionWorker:
         self.name = f"{socket.gethostname()}-{os.getpid()}"
         self.pool: DecoderPool | None = None
         self.problem: str | None = None  # why nothing is transcribed now (no model), for the desk and healthz
+        self.finished_listeners: list[Callable[[Outcome], None]] = []  # told of each job's outcome
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -148,6 +149,8 @@ class TranscriptionWorker:
             self.on_change()
         logger.info("[voicemail order %s] transcription job %s: %s %s", job.order_id, job.id, outcome.state,
                     outcome.detail)
+        for listener in self.finished_listeners:
+            listener(outcome)
         return outcome
 
     async def _transcribe(self, pool: DecoderPool, job: Claimed, worker: str) -> Outcome:

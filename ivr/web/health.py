@@ -26,6 +26,8 @@ async def healthz(request: web.Request) -> web.Response:
             "sessions_served": fastagi.sessions_served,
         },
         "live_calls": len(app[keys.TRACKER].live),
+        # Not part of "ok": calls are answered without a speech model; voicemails then wait, untranscribed.
+        "transcription": _transcription(app),
     }
     healthy = database["ok"] and ami.connected and fastagi.listening
     body["ok"] = healthy
@@ -38,6 +40,12 @@ async def _database(app: web.Application) -> dict[str, Any]:
         return {"ok": True}
     except (SQLAlchemyError, OSError) as exc:  # TimeoutError is an OSError
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
+
+
+def _transcription(app: web.Application) -> dict[str, Any]:
+    worker, ingester = app[keys.TRANSCRIBER], app[keys.VOICEMAIL_INGESTER]
+    return {"ok": worker.problem is None, "model": str(worker.pool.model.path) if worker.pool else None,
+            "problem": worker.problem, "voicemails_waiting_for_database": len(ingester.waiting)}
 
 
 def setup_routes(app: web.Application) -> None:
