@@ -144,6 +144,22 @@ def test_seat_numbers_of_different_lengths_are_refused(tmp_path: Path) -> None:
         render_all(settings, ensure_secrets(settings), layout)
 
 
+def test_voicemail_is_one_context_any_flow_reaches_with_the_settings_limits(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    settings = dataclasses.replace(settings, voicemail=dataclasses.replace(settings.voicemail, max_seconds=90,
+                                                                           silence_seconds=4))
+    layout = AsteriskLayout(tmp_path / "root", PurePosixPath("/srv/hotline/t"))
+    render_all(settings, ensure_secrets(settings), layout)
+    config = AsteriskConfig(str(layout.host("etc") / "extensions.conf"))
+    steps = [value for _name, value in items(config, "hotline-voicemail")]
+    assert steps[0] == "s,1,Set(CHANNEL(hangup_handler_push)=hotline-voicemail-saved,s,1)", \
+        "the hang-up handler first: a caller who hangs up mid-recording still has the file taken in"
+    assert "n,UserEvent(HotlineVoicemail)" in steps
+    assert "n,Record(/srv/hotline/t/voicemail/${UNIQUEID}.wav,4,90,k)" in steps, "k keeps the file on hang-up"
+    queue_flow = [value for _name, value in items(config, "hotline-queue")]
+    assert 'n,GotoIf($["${HOTLINE_NEXT}" = "voicemail"]?hotline-voicemail,s,1)' in queue_flow
+
+
 # Where each dialplan application and function used by the templates comes from (None: the PBX core).
 # An application missing here fails the test below: add it, and load its module in modules.conf.in.
 PROVIDERS = {
