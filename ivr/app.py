@@ -204,8 +204,8 @@ async def _voicemail(app: web.Application) -> AsyncIterator[None]:
         worker.wake()
         changed()
 
-    ingester = VoicemailIngester(store, app[keys.CALL_STORE], app[keys.LAYOUT].host("voicemail"), settings.voicemail,
-                                 taken_in)
+    ingester = VoicemailIngester(store, app[keys.CALL_STORE], app[keys.LAYOUT].host("voicemail"),
+                                 settings.data_dir / "voicemail", settings.voicemail, taken_in)
     app[keys.VOICEMAIL], app[keys.VOICEMAIL_INGESTER], app[keys.TRANSCRIBER] = store, ingester, worker
     tasks = [asyncio.create_task(ingester.run(), name="voicemail-ingest"),
              asyncio.create_task(worker.run(), name="transcription")]

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -35,6 +36,9 @@ from ivr.open311 import admin as open311_admin
 from ivr.prompts.generate import PromptError
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
+from ivr.voicemail import backlog, model_install
+from ivr.voicemail.model_install import ModelInstallError
+from ivr.voicemail.speech_model import NoModel
 from ivr.web import passwords
 from ivr.workorders import admin as workorders_admin
 
@@ -42,7 +46,7 @@ logger = logging.getLogger("hotline")
 T = TypeVar("T")
 EXPECTED_ERRORS = (
     SettingsError, SecretsError, SandboxError, AsteriskStartError, PromptError, SchemaOutdated, DemoCallError, OSError,
-    AgentError,
+    AgentError, ModelInstallError,
 )
 FIRST_AGENT = "1001"
 
@@ -114,6 +118,26 @@ def _parser() -> argparse.ArgumentParser:
     knowledge_import.add_argument("file", type=Path, help="JSON list of entries, or TOML with [[entries]]; each "
                                   "names its department by code")
     open311_admin.register(commands, _command)
+    transcribe = _command(commands, "transcribe", "transcribe the voicemails waiting (their durable jobs) until none "
+                          "is due, with a progress line; exit 1 if one failed, 3 without a speech model",
+                          cmd_transcribe)
+    transcribe.add_argument("--workers", type=_positive, default=None, metavar="N",
+                            help="jobs at once, each in a decoder process (default transcription.workers)")
+    transcribe.add_argument("--retry-failed", action="store_true", help="queue the failed transcriptions again first")
+    transcribe.add_argument("--status", action="store_true",
+                            help="print the jobs' counts and the speech model, and exit (needs no model)")
+    transcribe.add_argument("--worker-name", default=None, metavar="NAME",
+                            help="the name this run's leases are held under (default host-pid)")
+    model = commands.add_parser("model", help="the speech model voicemails are transcribed with").add_subparsers(
+        title="actions")
+    install = _command(model, "install", "install a Vosk model from its zip archive, checked against its sha256",
+                       cmd_model_install)
+    install.add_argument("archive", type=Path, help="e.g. vosk-model-small-cn-0.22.zip, downloaded from the Vosk site")
+    install.add_argument("--sha256", required=True, metavar="HEX", help="the archive's SHA-256, as published")
+    install.add_argument("--into", type=Path, default=None, metavar="DIR",
+                         help="where the model's folder goes (default <data_dir>/models)")
+    _command(model, "check", "show the configured speech model and its sample rate; exit 3 without one",
+             cmd_model_check)
     call = _command(commands, "call", "place a demo citizen call with SIPp", cmd_call)
     call.add_argument("--number", default=None, help="number to dial (default: the hotline number)")
     call.add_argument("--caller", default="13800138000", help="the citizen's number")
@@ -348,6 +372,39 @@ async def _import_knowledge(settings: Settings, entries: list[Any]) -> tuple[int
     days = settings.workorders.knowledge_review_warning_days
     return await with_store(settings.database, lambda engine: KnowledgeStore(engine, days),
                             lambda store: store.import_entries(entries, datetime.now(UTC)))
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return int(value)
+
+
+def cmd_transcribe(settings: Settings, arguments: argparse.Namespace) -> int:
+    options = backlog.Options(workers=arguments.workers or settings.transcription.workers,
+                              worker_name=arguments.worker_name or f"{socket.gethostname()}-{os.getpid()}",
+                              retry_failed=arguments.retry_failed, status=arguments.status)
+    return _run(with_store(settings.database, lambda engine: engine,
+                           lambda engine: backlog.transcribe(settings, engine, options, sys.stdout, sys.stderr)))
+
+
+def cmd_model_install(settings: Settings, arguments: argparse.Namespace) -> int:
+    into = arguments.into or settings.data_dir / "models"
+    _progress(f"checking {arguments.archive.name} against its sha256, then unpacking it into {into}")
+    model = model_install.install(arguments.archive, arguments.sha256, into)
+    _progress(f"speech model {model.name} installed at {model.path} ({model.sample_rate} Hz)")
+    for line in model_install.settings_lines(model):
+        print(line)
+    return 0
+
+
+def cmd_model_check(settings: Settings, _arguments: argparse.Namespace) -> int:
+    try:
+        print(model_install.check(settings.transcription.model_path))
+    except NoModel as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return backlog.NO_MODEL
+    return 0
 
 
 def cmd_call(settings: Settings, arguments: argparse.Namespace) -> int:

@@ -38,9 +38,10 @@ def read_wav(path: Path) -> Audio:
             channels, width, rate = handle.getnchannels(), handle.getsampwidth(), handle.getframerate()
             frames = handle.readframes(handle.getnframes())
     except FileNotFoundError:
-        raise BadAudio(f"the recording {path.name} is not on disk") from None
+        # Not BadAudio: a folder on a shared mount may be back for the next attempt.
+        raise FileNotFoundError(f"the recording {path.name} is not on disk") from None
     except (wave.Error, EOFError) as exc:
-        raise BadAudio(f"{path.name} is not a readable WAV file ({exc or 'it ends early'})") from None
+        raise BadAudio(f"{path.name} is not a readable WAV file ({str(exc) or 'it ends early'})") from None
     if width != 2:
         raise BadAudio(f"{path.name} has {8 * width}-bit samples; 16-bit PCM is expected")
     samples = np.frombuffer(frames[: len(frames) - len(frames) % (2 * channels)], dtype="<i2")

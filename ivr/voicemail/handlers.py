@@ -14,7 +14,8 @@ async def hotline_voicemail(call: AgiCall, ctx: CallContext) -> None:
     if ingester is None:
         ctx.log.error("voicemail recorded but not wired in: the recording stays on disk")
         return
-    if not await asyncio.to_thread((ingester.folder / f"{call.uniqueid}.wav").is_file):
+    if not await asyncio.to_thread((ingester.folder / f"{call.uniqueid}.wav").is_file) and \
+            not await asyncio.to_thread((ingester.archive / f"{call.uniqueid}.wav").is_file):
         ctx.log.info("no voicemail recorded (hung up before the tone)")
         return
     order_id = await ingester.reported(call.uniqueid, call.caller_number or None)

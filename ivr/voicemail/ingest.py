@@ -1,5 +1,9 @@
 """Taking voicemail in: the recording on disk is the truth, the draft work order follows it.
 
+Asterisk records into its own folder (in the sandbox, inside the chroot, which a fresh instance empties); a
+recording taken in is moved to `<data_dir>/voicemail`, the archive the orders point to, and only then removed
+from Asterisk's folder.
+
 The hang-up handler reports each recording at once. When that report cannot be written (the database is away)
 or never comes (the FastAGI server was down), the recording stays on disk and the folder scan takes it in:
 once its call's record shows the call ended, or, with no record, once it is older than the longest recording.
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,11 +42,12 @@ class Report:
 
 
 class VoicemailIngester:
-    def __init__(self, store: VoicemailStore, calls: CallStore, folder: Path, settings: VoicemailSettings,
-                 taken_in: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, store: VoicemailStore, calls: CallStore, folder: Path, archive: Path,
+                 settings: VoicemailSettings, taken_in: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.calls = calls
-        self.folder = folder
+        self.folder = folder  # where Asterisk records
+        self.archive = archive  # where recordings are kept once taken in
         self.settings = settings
         self.taken_in = taken_in
         self.waiting: dict[str, Report] = {}  # reported by the hang-up handler, not yet written
@@ -55,9 +62,12 @@ class VoicemailIngester:
 
     async def _take_in(self, uniqueid: str) -> int | None:
         report = self.waiting[uniqueid]
-        path = self.folder / f"{uniqueid}.wav"
+        recorded, archived = self.folder / f"{uniqueid}.wav", self.archive / f"{uniqueid}.wav"
         try:
-            order_id = await self.store.take_in(Recording(uniqueid, report.caller, path, report.at), datetime.now(UTC))
+            if await asyncio.to_thread(recorded.exists):
+                await asyncio.to_thread(_copy_durably, recorded, archived)
+            order_id = await self.store.take_in(Recording(uniqueid, report.caller, archived, report.at),
+                                                datetime.now(UTC))
         except DATABASE_ERRORS as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             logger.warning("[%s] voicemail kept on disk until the database is back: %s", uniqueid,
@@ -66,6 +76,7 @@ class VoicemailIngester:
                 listener(uniqueid)
             self._wake.set()
             return None
+        await asyncio.to_thread(recorded.unlink, missing_ok=True)
         del self.waiting[uniqueid]
         self.last_error = None
         self.taken_in()
@@ -95,8 +106,10 @@ class VoicemailIngester:
         known = await self.store.taken_in(list(files))
         count = 0
         for uniqueid, modified in files.items():
-            if uniqueid in known:
+            if uniqueid in known:  # taken in, but the server stopped before it removed Asterisk's copy
                 self.waiting.pop(uniqueid, None)
+                if await asyncio.to_thread((self.archive / f"{uniqueid}.wav").exists):
+                    await asyncio.to_thread((self.folder / f"{uniqueid}.wav").unlink, missing_ok=True)
                 continue
             if uniqueid not in self.waiting and not await self._finished(uniqueid, modified):
                 continue
@@ -123,6 +136,16 @@ class VoicemailIngester:
             await asyncio.to_thread(Path(path).unlink, missing_ok=True)
             await self.store.forget_recording(order_id, now, self.settings.retention_days)
         return len(expired)
+
+
+def _copy_durably(source: Path, target: Path) -> None:
+    """The recording in the archive, whole and on disk, before anything points at it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    shutil.copyfile(source, partial)
+    with partial.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, target)
 
 
 def _recordings(folder: Path) -> dict[str, datetime]:

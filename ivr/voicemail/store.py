@@ -103,11 +103,8 @@ class VoicemailStore:
 
     async def claim(self, worker: str, now: datetime) -> Claimed | None:
         """The oldest job due, now held by `worker`; a job whose worker died in every attempt is failed here."""
-        due = or_(and_(TranscriptionJob.state == jobs.QUEUED,
-                       or_(TranscriptionJob.not_before.is_(None), TranscriptionJob.not_before <= now)),
-                  and_(TranscriptionJob.state == jobs.RUNNING, TranscriptionJob.lease_until <= now))
         # One row at a time: a lock on a row this claim does not take would keep other workers off it.
-        query = select(TranscriptionJob).where(due).order_by(TranscriptionJob.id).limit(1)
+        query = select(TranscriptionJob).where(_due(now)).order_by(TranscriptionJob.id).limit(1)
         if self._skip_locked:
             query = query.with_for_update(skip_locked=True)
         async with self.engine.begin() as connection:
@@ -118,7 +115,8 @@ class VoicemailStore:
                 current = _job(row)
                 given_up = jobs.give_up_if_abandoned(current, now, self.policy)
                 if given_up is not current:
-                    await self._write(connection, row, given_up, now)
+                    if await self._write(connection, row, given_up, now):
+                        await _event(connection, row.order_id, "transcription_failed", now, note=given_up.reason)
                 elif await self._write(connection, row, jobs.claim(current, worker, now, self.policy), now):
                     return Claimed(row.id, row.order_id, row.audio_path, current.attempts + 1)
         return None
@@ -198,6 +196,11 @@ class VoicemailStore:
             rows = (await connection.execute(query)).all()
         return [_draft(row) for row in rows]
 
+    async def due(self, now: datetime) -> int:
+        """How many jobs a worker could claim now."""
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(select(func.count()).where(_due(now)))).scalar_one())
+
     async def counts(self) -> dict[str, int]:
         async with self.engine.connect() as connection:
             rows = await connection.execute(select(TranscriptionJob.state, func.count()).group_by(
@@ -243,6 +246,13 @@ class VoicemailStore:
     async def _write_or_refuse(self, connection: AsyncConnection, row: Any, after: jobs.Job, now: datetime) -> None:
         if not await self._write(connection, row, after, now):
             raise jobs.NotClaimable(f"job {row.id} changed meanwhile")
+
+
+def _due(now: datetime) -> Any:
+    """Queued and past its back-off, or running under a lease that ran out (its worker died)."""
+    return or_(and_(TranscriptionJob.state == jobs.QUEUED,
+                    or_(TranscriptionJob.not_before.is_(None), TranscriptionJob.not_before <= now)),
+               and_(TranscriptionJob.state == jobs.RUNNING, TranscriptionJob.lease_until <= now))
 
 
 def _same_worker(worker: str | None) -> Any:

@@ -34,7 +34,6 @@ from routing.catalogue import Entry
 from routing.transcription_jobs import NotClaimable
 
 logger = logging.getLogger(__name__)
-DATABASE_ERRORS = (SQLAlchemyError, OSError)
 
 
 @dataclass(frozen=True)
@@ -126,8 +125,10 @@ class TranscriptionWorker:
             outcome = None
             try:
                 outcome = await self.run_one(f"{self.name}-{index}")
-            except DATABASE_ERRORS as exc:
+            except SQLAlchemyError as exc:
                 logger.warning("transcription worker: database unavailable (%s); trying again", type(exc).__name__)
+            except OSError as exc:  # the database's connection, the model's files or the cache folder
+                logger.warning("transcription worker: %s: %s; trying again", type(exc).__name__, exc)
             if outcome is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):

@@ -149,7 +149,8 @@ async def test_a_voicemail_becomes_a_draft_transcribed_as_the_model_reads_the_au
     assert order is not None, "no draft work order for the voicemail"
     assert (order.status, order.source, order.caller_number) == ("draft", "voicemail", CALLER)
     recording = Path(order.audio_path or "")
-    assert recording == hotline.asterisk.layout.host("voicemail") / f"{call.uniqueid}.wav"
+    assert recording == hotline.settings.data_dir / "voicemail" / f"{call.uniqueid}.wav", "kept in the data dir"
+    assert not (hotline.asterisk.layout.host("voicemail") / f"{call.uniqueid}.wav").exists(), "moved, not copied"
 
     outcome = await wait(transcribed, 90, "the voicemail was not transcribed")
     assert (outcome.state, outcome.job.order_id) == ("done", order.id), outcome.detail
@@ -207,7 +208,7 @@ async def test_a_voicemail_left_while_the_database_is_away_is_taken_in_when_it_r
     await caller
     uniqueid = await wait(kept, 15, "the hang-up handler did not keep the voicemail for later")
     assert uniqueid == event["Uniqueid"]
-    assert (ingester.folder / f"{uniqueid}.wav").is_file(), "the recording is on disk"
+    assert (ingester.folder / f"{uniqueid}.wav").is_file(), "the recording is on disk, in Asterisk's folder"
 
     transcribed = expect_transcription(hotline)
     await bring_database_back(database)

@@ -22,7 +22,8 @@ SETTINGS = VoicemailSettings(max_seconds=120, retention_days=30)
 
 def ingester(engine: AsyncEngine, folder: Path, taken: list[str]) -> VoicemailIngester:
     store = VoicemailStore(engine, policy_of(TranscriptionSettings()))
-    return VoicemailIngester(store, CallStore(engine), folder, SETTINGS, lambda: taken.append("taken"))
+    return VoicemailIngester(store, CallStore(engine), folder, folder / "archive", SETTINGS,
+                             lambda: taken.append("taken"))
 
 
 def recorded(folder: Path, uniqueid: str, age: timedelta = timedelta(0)) -> Path:
@@ -31,6 +32,10 @@ def recorded(folder: Path, uniqueid: str, age: timedelta = timedelta(0)) -> Path
     moment = (datetime.now(UTC) - age).timestamp()
     os.utime(path, (moment, moment))
     return path
+
+
+def names(folder: Path, pattern: str) -> list[str]:
+    return sorted(path.name for path in folder.glob(pattern))
 
 
 async def drafts(engine: AsyncEngine) -> dict[str, str | None]:
@@ -54,6 +59,9 @@ async def test_unreported_recordings_are_taken_in_once_their_call_ended_or_they_
     recorded(tmp_path, "1.4", age=timedelta(minutes=10))  # no call record, untouched for longer than any recording
     assert await voicemail.scan() == 2
     assert await drafts(engine) == {"1.1": "13800138001", "1.4": None}
+    assert names(tmp_path, "*.wav") == ["1.2.wav", "1.3.wav"], "moved to the archive"
+    assert names(tmp_path / "archive", "*") == ["1.1.wav", "1.4.wav"]
+    assert (tmp_path / "archive" / "1.1.wav").read_bytes() == b"RIFF....WAVE"
     assert await voicemail.scan() == 0, "taken in once"
     assert taken == ["taken", "taken"]
 
@@ -64,9 +72,10 @@ async def test_unreported_recordings_are_taken_in_once_their_call_ended_or_they_
 async def test_old_recordings_of_closed_orders_are_deleted_and_the_history_says_so(
         engine: AsyncEngine, tmp_path: Path) -> None:
     voicemail = ingester(engine, tmp_path, [])
-    old, kept, recent = recorded(tmp_path, "2.1"), recorded(tmp_path, "2.2"), recorded(tmp_path, "2.3")
     for uniqueid in ("2.1", "2.2", "2.3"):
+        recorded(tmp_path, uniqueid)
         await voicemail.reported(uniqueid, "139")
+    old, kept, recent = (tmp_path / "archive" / f"{uniqueid}.wav" for uniqueid in ("2.1", "2.2", "2.3"))
     long_ago = datetime.now(UTC) - timedelta(days=31)
     async with engine.begin() as connection:
         await connection.execute(update(WorkOrder).where(WorkOrder.call_uniqueid.in_(["2.1", "2.2"]))
@@ -75,6 +84,7 @@ async def test_old_recordings_of_closed_orders_are_deleted_and_the_history_says_
                                  .values(status="closed"))
     assert await voicemail.expire(datetime.now(UTC)) == 1
     assert (old.exists(), kept.exists(), recent.exists()) == (False, True, True), "only 2.1 is closed and old"
+    assert names(tmp_path, "*.wav") == [], "Asterisk's folder holds nothing taken in"
     async with engine.connect() as connection:
         order = (await connection.execute(select(WorkOrder).where(WorkOrder.call_uniqueid == "2.1"))).one()
         recordings = (await connection.execute(select(Attachment.order_id))).scalars().all()
