@@ -10,6 +10,16 @@ const TEXT = {
         thenClose: "直接答复办结", thenLater: "仅登记", allOrders: "工单管理", suggested: "建议", duplicate: "可能重复",
         use: "采用", stale: "待复核",
         conference: "三方通话（坐席不挂机）", other: "English",
+        voicemail: "语音留言", vmQueued: "待转写", vmRunning: "转写中", vmFailed: "转写失败", vmWaitingDb: "待入库",
+        vmModel: "识别模型", vmNone: "暂无待处理的语音留言", vmReview: "留言处理", vmNoAudio: "录音已不在",
+        vmTranscript: "转写文本", vmConfidence: "置信度", vmDispatch: "受理并派单", vmAccept: "仅受理",
+        vmDiscard: "作废", vmDiscardSure: "确认作废？", vmClose: "关闭", vmRetry: "重新转写", vmRetryAt: "重试于",
+        vmAttempts: "已尝试", vmSilence: "（未听出语音）", vmNoTranscript: "（尚未转写）", vmPhone: "电话",
+        vmFiled: "已处理工单", vmGone: "这条留言已不在待处理列表（可能已由他人处理）", vmNeedDepartment: "请选择承办单位",
+        vmNeedContent: "请填写诉求内容",
+        jobStates: { queued: "待转写", running: "转写中", done: "已转写", failed: "转写失败" },
+        types: { consultation: "咨询", help: "求助", complaint: "投诉", report: "举报", suggestion: "建议",
+                 praise: "表扬" },
         states: { not_in_use: "空闲", in_use: "通话中", busy: "忙", ringing: "振铃", ringinuse: "振铃",
                   on_hold: "保持", unavailable: "话机未注册", invalid: "无效", unknown: "未知", paused: "示忙" },
         outcomes: { answered: "已接听", abandoned: "放弃", timed_out: "超时", hung_up_before_queue: "未排队挂机",
@@ -27,10 +37,23 @@ const TEXT = {
         thenDispatch: "file and dispatch", thenClose: "answer and close", thenLater: "file only",
         allOrders: "All orders", suggested: "Suggested", duplicate: "possible duplicate", use: "use", stale: "review due", conference: "three-way (stay on the line)",
         other: "中文",
+        voicemail: "Voicemail", vmQueued: "to transcribe", vmRunning: "transcribing", vmFailed: "failed",
+        vmWaitingDb: "waiting for the database", vmModel: "speech model", vmNone: "No voicemail waiting",
+        vmReview: "Voicemail", vmNoAudio: "the recording is no longer there", vmTranscript: "Transcript",
+        vmConfidence: "confidence", vmDispatch: "Accept and dispatch", vmAccept: "Accept only", vmDiscard: "Discard",
+        vmDiscardSure: "Really discard?", vmClose: "Close", vmRetry: "Transcribe again", vmRetryAt: "retry at",
+        vmAttempts: "attempts", vmSilence: "(no speech heard)", vmNoTranscript: "(not transcribed yet)",
+        vmPhone: "Phone", vmFiled: "Order", vmGone: "This voicemail is no longer waiting (someone may have dealt with it)",
+        vmNeedDepartment: "Choose a department", vmNeedContent: "Write down the request",
+        jobStates: { queued: "to transcribe", running: "transcribing", done: "transcribed", failed: "transcription failed" },
+        types: { consultation: "consultation", help: "help", complaint: "complaint", report: "report",
+                 suggestion: "suggestion", praise: "praise" },
         states: { not_in_use: "free", in_use: "on a call", busy: "busy", ringing: "ringing", ringinuse: "ringing",
                   on_hold: "on hold", unavailable: "phone not registered", invalid: "invalid", unknown: "unknown",
                   paused: "paused" },
-        orderStates: {},
+        orderStates: { draft: "draft", accepted: "accepted", dispatched: "dispatched", signed: "signed",
+                       returned: "return under review", replied: "replied", closed: "closed", visited: "visited",
+                       evaluated: "evaluated", merged: "merged", discarded: "discarded" },
         outcomes: { answered: "answered", abandoned: "abandoned", timed_out: "timed out",
                     hung_up_before_queue: "hung up before queue", refused: "refused", in_progress: "in progress" } },
 };
@@ -46,7 +69,10 @@ function applyLocale() {
   document.documentElement.lang = locale === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-t]").forEach((node) => { node.textContent = t(node.dataset.t); });
   $("locale").textContent = t("other");
+  delete $("vm-discard").dataset.armed;
+  fillTypes();
   if (state) render(state);
+  renderVoicemails();
 }
 
 // The session's CSRF token, which the server set in a cookie this page (and only this site) can read.
@@ -110,12 +136,22 @@ async function takeOrder(event) {
 }
 
 let catalogue = null;
-async function loadCatalogue() {
-  if (catalogue) return;
-  const [entries, departments] = await Promise.all([api("GET", "/api/catalogue"), api("GET", "/api/departments")]);
-  catalogue = entries;
-  $("order-topic").replaceChildren(new Option("—", ""), ...entries.map((e) => new Option(`${e.code} ${e.topic}`, e.code)));
-  $("order-department").replaceChildren(...departments.map((d) => new Option(d.name, d.code)));
+let catalogueLoading = null;
+// The catalogue and the departments, fetched once for the intake form and the voicemail review.
+function loadCatalogue() {
+  if (!catalogueLoading) {
+    catalogueLoading = Promise.all([api("GET", "/api/catalogue"), api("GET", "/api/departments")])
+      .then(([entries, departments]) => {
+        catalogue = entries;
+        const topics = () => [new Option("—", ""), ...entries.map((e) => new Option(`${e.code} ${e.topic}`, e.code))];
+        $("order-topic").replaceChildren(...topics());
+        $("order-department").replaceChildren(...departments.map((d) => new Option(d.name, d.code)));
+        $("vm-topic").replaceChildren(...topics());
+        $("vm-department").replaceChildren(new Option("—", ""), ...departments.map((d) => new Option(d.name, d.code)));
+      })
+      .catch((error) => { catalogueLoading = null; throw error; });
+  }
+  return catalogueLoading;
 }
 
 let suggestTimer = null;
@@ -202,14 +238,247 @@ function showScreenPop(pop) {
   panel.dataset.shownAt = String(Date.now());  // the tests compare this with the AMI event's time
 }
 
+// Voicemail: the drafts from voicemail no agent has dealt with, their transcription, and the review of one
+// (listen beside the transcript, correct, then accept and dispatch, accept only, or discard).
+let voicemails = null;  // the last answer of /api/voicemails
+let vmOpen = null;  // the id of the draft under review
+let vmTouched = false;  // the agent changed the review form: a refresh no longer overwrites it
+let vmBusy = false;  // an action on the open draft is under way
+let vmAsked = 0;  // the latest request for the list: an older answer arriving late is dropped
+const when = (iso) => iso ? new Date(iso).toLocaleString(locale === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "";
+const jobState = (name) => TEXT[locale].jobStates[name] || name;
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function firstWords(text, most = 36) {
+  const words = (text || "").trim();
+  return words.length > most ? words.slice(0, most) + "…" : words;
+}
+
+function fillTypes() {
+  const select = $("vm-type");
+  const chosen = select.value;
+  select.replaceChildren(...Object.entries(TEXT[locale].types).map(([code, label]) => new Option(label, code)));
+  if (chosen) select.value = chosen;
+}
+
+async function refreshVoicemails() {
+  const asked = ++vmAsked;
+  let found;
+  try {
+    found = await api("GET", "/api/voicemails");
+  } catch (error) {
+    if (asked === vmAsked) $("vm-problem").textContent = error.message;
+    return;
+  }
+  if (asked !== vmAsked) return;
+  voicemails = found;
+  renderVoicemails();
+}
+
+function renderVoicemails() {
+  const found = voicemails;
+  if (!found) return;
+  $("vm-queued").textContent = found.counts.queued ?? 0;
+  $("vm-running").textContent = found.counts.running ?? 0;
+  $("vm-failed").textContent = found.counts.failed ?? 0;
+  $("vm-waiting").hidden = !found.waiting_for_database;
+  $("vm-waiting-count").textContent = found.waiting_for_database || 0;
+  $("vm-model").textContent = found.model ? `${t("vmModel")}: ${found.model}` : "";
+  $("vm-problem").textContent = found.problem || "";
+  $("vm-none").hidden = found.items.length > 0;
+  $("vm-list").replaceChildren(...found.items.map(voicemailItem));
+  if (vmOpen === null) return;
+  const open = found.items.find((item) => item.id === vmOpen);
+  if (open) showReview(open, false);
+  else if (!vmBusy) goneFromList();
+}
+
+function jobText(job) {
+  let text = jobState(job.state);
+  if (job.state === "queued" && job.retry_at) {
+    text += ` (${t("vmAttempts")} ${job.attempts}, ${t("vmRetryAt")} ${when(job.retry_at)})`;
+  }
+  return text;
+}
+
+function voicemailItem(item) {
+  const row = element("li", null, "vm-item" + (item.id === vmOpen ? " open" : ""));
+  row.dataset.orderId = String(item.id);
+  row.dataset.state = item.job.state;
+  row.tabIndex = 0;
+  const job = element("span", null, "vm-state");
+  job.append(element("span", jobText(item.job), "vm-job " + item.job.state));
+  if (item.job.state === "failed") {
+    if (item.job.reason) job.append(" ", element("span", item.job.reason, "vm-reason"));
+    const retry = element("button", t("vmRetry"), "vm-retry");
+    retry.type = "button";
+    retry.addEventListener("click", (event) => {
+      event.stopPropagation();
+      retry.disabled = true;
+      api("POST", `/api/voicemails/${item.id}/retry`, {})
+        .then(refreshVoicemails)
+        .catch((error) => { $("vm-problem").textContent = error.message; retry.disabled = false; });
+    });
+    job.append(retry);
+  }
+  const words = item.transcript ? firstWords(item.transcript.text) || t("vmSilence") : "";
+  row.append(element("span", when(item.at), "vm-at"), element("span", item.caller_number || "—", "vm-caller"), job,
+             element("span", words, "vm-words"));
+  row.addEventListener("click", () => openVoicemail(item.id));
+  row.addEventListener("keydown", (event) => { if (event.key === "Enter") openVoicemail(item.id); });
+  return row;
+}
+
+async function openVoicemail(id) {
+  const item = voicemails && voicemails.items.find((found) => found.id === id);
+  if (!item) return;
+  vmOpen = id;
+  vmTouched = false;
+  delete $("vm-discard").dataset.armed;
+  $("vm-discard").textContent = t("vmDiscard");
+  $("vm-done").textContent = "";
+  $("vm-error").textContent = "";
+  setVoicemailButtons(true);
+  document.querySelectorAll("#vm-list li").forEach((row) => {
+    row.classList.toggle("open", row.dataset.orderId === String(id));
+  });
+  try { await loadCatalogue(); } catch (error) { $("vm-error").textContent = error.message; }
+  if (vmOpen !== id) return;  // another one was opened meanwhile
+  const current = voicemails.items.find((found) => found.id === id) || item;
+  showReview(current, true);
+}
+
+function showReview(item, fresh) {
+  const review = $("vm-review");
+  review.hidden = false;
+  review.dataset.orderId = String(item.id);
+  review.dataset.state = item.job.state;
+  $("vm-number").textContent = item.number || `#${item.id}`;
+  $("vm-caller").textContent = item.caller_number || "—";
+  $("vm-at").textContent = when(item.at);
+
+  const audio = $("vm-audio");
+  const source = item.recording ? `/api/orders/${item.id}/attachments/${item.recording}` : "";
+  if (audio.getAttribute("src") !== source) {  // a refresh does not interrupt the agent's listening
+    if (source) audio.setAttribute("src", source);
+    else { audio.pause(); audio.removeAttribute("src"); audio.load(); }
+  }
+  audio.hidden = !source;
+  $("vm-no-audio").hidden = Boolean(source);
+
+  const heard = item.transcript;
+  $("vm-transcript").textContent = heard ? heard.text : "";
+  $("vm-confidence").textContent = heard && heard.confidence !== null && heard.confidence !== undefined
+    ? `${t("vmConfidence")} ${Math.round(heard.confidence * 100)}%` : "";
+  let status = "";
+  if (!heard) status = item.job.state === "failed" ? `${jobState("failed")}: ${item.job.reason || ""}`
+                                                  : `${jobText(item.job)} ${t("vmNoTranscript")}`;
+  else if (!heard.text) status = t("vmSilence");
+  else status = `${heard.model || ""} · ${heard.seconds ?? ""} ${t("seconds")}`;
+  $("vm-job").textContent = status;
+  const findings = (heard && heard.findings) || {};
+  $("vm-findings").replaceChildren(
+    ...(findings.phones || []).map((phone) => element("li", `${t("vmPhone")}: ${phone}`, "vm-phone")),
+    ...(findings.addresses || []).map((place) => element("li", `${t("address")}: ${place}`, "vm-place")));
+  const best = (findings.topics || [])[0];
+  $("vm-suggestion").textContent = best
+    ? `${t("suggested")}: ${best.code} ${best.topic}` + (best.matched && best.matched.length ? ` (${best.matched.join("、")})` : "")
+    : "";
+
+  if (fresh || !vmTouched) {
+    $("vm-content").value = item.content || "";
+    $("vm-type").value = item.type || "consultation";
+    $("vm-topic").value = item.topic || "";
+    if ($("vm-topic").value !== (item.topic || "")) $("vm-topic").value = "";  // not in the catalogue (any more)
+    $("vm-department").value = departmentOf($("vm-topic").value);
+    $("vm-address").value = item.address || "";
+  }
+}
+
+function departmentOf(topic) {
+  const entry = (catalogue || []).find((e) => e.code === topic);
+  return entry ? entry.department : "";
+}
+
+function setVoicemailButtons(enabled) {
+  for (const id of ["vm-dispatch", "vm-accept", "vm-discard"]) $(id).disabled = !enabled;
+}
+
+function goneFromList() {
+  setVoicemailButtons(false);
+  if (!$("vm-error").textContent) $("vm-error").textContent = t("vmGone");
+}
+
+function closeReview() {
+  vmOpen = null;
+  vmTouched = false;
+  const audio = $("vm-audio");
+  audio.pause();
+  audio.removeAttribute("src");
+  audio.load();
+  $("vm-review").hidden = true;
+  delete $("vm-review").dataset.orderId;
+  document.querySelectorAll("#vm-list li.open").forEach((row) => row.classList.remove("open"));
+}
+
+// The draft corrected (PATCH), then accepted, then dispatched: each step only if the order is still before it,
+// so that trying again after a refused dispatch does not accept twice.
+async function finishVoicemail(then) {
+  const id = vmOpen;
+  if (id === null || vmBusy) return;
+  $("vm-error").textContent = "";
+  const department = $("vm-department").value;
+  if (then !== "discard" && !$("vm-content").value.trim()) { $("vm-error").textContent = t("vmNeedContent"); return; }
+  if (then === "dispatch" && !department) { $("vm-error").textContent = t("vmNeedDepartment"); return; }
+  vmBusy = true;
+  setVoicemailButtons(false);
+  let order = null;
+  try {
+    if (then === "discard") {
+      order = await api("POST", `/api/orders/${id}/actions/discard`, {});
+    } else {
+      order = await api("PATCH", `/api/orders/${id}`, {
+        type: $("vm-type").value, topic: $("vm-topic").value || null, address: $("vm-address").value,
+        content: $("vm-content").value });
+      if (order.status === "draft") order = await api("POST", `/api/orders/${id}/actions/accept`, {});
+      if (then === "dispatch" && order.status === "accepted") {
+        order = await api("POST", `/api/orders/${id}/actions/dispatch`, { department, assisting: [], note: null });
+      }
+    }
+    closeReview();
+  } catch (error) {
+    $("vm-error").textContent = error.message;
+    if (!order || order.status === "draft") setVoicemailButtons(true);
+  } finally {
+    vmBusy = false;
+  }
+  if (order && order.status !== "draft") {
+    const done = $("vm-done");
+    done.textContent = `${t("vmFiled")} ${order.number} · ${orderState(order.status)}`;
+    done.dataset.orderId = String(order.id);
+    done.dataset.number = order.number;
+    done.dataset.state = order.status;
+  }
+  await refreshVoicemails();
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/ws`);
   socket.onmessage = async (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "screen-pop") showScreenPop(message);
-    else if (message.type === "state") render(message);
-    else if (message.type === "seat") render(await api("GET", "/api/me"));
+    else if (message.type === "state") {
+      render(message);
+      refreshVoicemails();  // a (re)connection: what changed while the socket was away
+    } else if (message.type === "seat") render(await api("GET", "/api/me"));
+    else if (message.type === "voicemails") refreshVoicemails();
   };
   socket.onclose = () => { if (state) setTimeout(connect, 1000); };
   socket.onopen = () => { document.body.dataset.connected = "yes"; };
@@ -226,6 +495,7 @@ $("login").addEventListener("submit", async (event) => {
   try {
     await api("POST", "/api/session", { agent_id: $("agent-id").value, pin: $("pin").value });
     render(await api("GET", "/api/me"));
+    refreshVoicemails();
     connect();
   } catch (error) { $("login-error").textContent = error.message; }
 });
@@ -255,6 +525,23 @@ $("logout").addEventListener("click", async () => {
   await api("DELETE", "/api/session");
   location.reload();
 });
+$("vm-form").addEventListener("input", () => { vmTouched = true; });
+$("vm-form").addEventListener("change", () => { vmTouched = true; });
+$("vm-topic").addEventListener("change", () => { $("vm-department").value = departmentOf($("vm-topic").value); });
+$("vm-form").addEventListener("submit", (event) => { event.preventDefault(); finishVoicemail("dispatch"); });
+$("vm-accept").addEventListener("click", () => finishVoicemail("accept"));
+$("vm-discard").addEventListener("click", () => {
+  const button = $("vm-discard");
+  if (!button.dataset.armed) {  // a draft discarded is gone from the list: the second click confirms
+    button.dataset.armed = "yes";
+    button.textContent = t("vmDiscardSure");
+    return;
+  }
+  delete button.dataset.armed;
+  button.textContent = t("vmDiscard");
+  finishVoicemail("discard");
+});
+$("vm-close").addEventListener("click", closeReview);
 $("locale").addEventListener("click", () => {
   locale = locale === "zh" ? "en" : "zh";
   localStorage.setItem("desk-locale", locale);
@@ -262,4 +549,5 @@ $("locale").addEventListener("click", () => {
 });
 
 applyLocale();
-api("GET", "/api/me").then((me) => { render(me); connect(); }).catch(() => { /* not logged in yet */ });
+api("GET", "/api/me").then((me) => { render(me); refreshVoicemails(); connect(); })
+  .catch(() => { /* not logged in yet */ });
