@@ -82,6 +82,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app.cleanup_ctx.append(_voicemail)
     app.cleanup_ctx.append(_fastagi)
     app.cleanup_ctx.append(_supervision)
+    app.on_shutdown.append(_close_desks)
     health.setup_routes(app)
     desk.setup_routes(app)
     reports.setup_routes(app)
@@ -110,6 +111,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[keys.KNOWLEDGE].close()
     await engine.dispose()
+
+
+async def _close_desks(app: web.Application) -> None:
+    """Before aiohttp waits for open requests: a desk's websocket would hold the shutdown up."""
+    if keys.DESK_HUB in app:
+        await app[keys.DESK_HUB].close()
 
 
 async def _call_recording(app: web.Application) -> AsyncIterator[None]:

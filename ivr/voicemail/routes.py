@@ -27,7 +27,7 @@ async def overview(request: web.Request) -> web.Response:
         "model": worker.pool.model.name if worker.pool else None,
         "problem": worker.problem,
         "waiting_for_database": len(request.app[keys.VOICEMAIL_INGESTER].waiting),
-        "counts": await store.counts(),
+        "counts": await store.counts(drafts_only=True),
         "items": await store.waiting_drafts(),
     })
 
@@ -40,6 +40,7 @@ async def retry(request: web.Request) -> web.Response:
     if not await request.app[keys.VOICEMAIL].retry_failed(datetime.now(UTC), int(text)):
         raise OrderNotFound(f"order {text} has no failed transcription")
     request.app[keys.TRANSCRIBER].wake()
+    request.app[keys.DESK_HUB].tell_everyone({"type": "voicemails"})
     return web.json_response({"ok": True})
 
 

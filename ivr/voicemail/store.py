@@ -201,10 +201,14 @@ class VoicemailStore:
         async with self.engine.connect() as connection:
             return int((await connection.execute(select(func.count()).where(_due(now)))).scalar_one())
 
-    async def counts(self) -> dict[str, int]:
+    async def counts(self, drafts_only: bool = False) -> dict[str, int]:
+        """Jobs by state; `drafts_only`: of the voicemails nobody has dealt with yet (the desk's panel)."""
+        query = select(TranscriptionJob.state, func.count()).group_by(TranscriptionJob.state)
+        if drafts_only:
+            query = query.join(WorkOrder, WorkOrder.id == TranscriptionJob.order_id).where(
+                WorkOrder.status == lifecycle.DRAFT)
         async with self.engine.connect() as connection:
-            rows = await connection.execute(select(TranscriptionJob.state, func.count()).group_by(
-                TranscriptionJob.state))
+            rows = await connection.execute(query)
         return {jobs.QUEUED: 0, jobs.RUNNING: 0, jobs.DONE: 0, jobs.FAILED: 0, **{s: int(n) for s, n in rows}}
 
     async def expired_recordings(self, before: datetime) -> list[tuple[int, str]]:

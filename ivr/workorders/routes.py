@@ -125,7 +125,10 @@ async def act(request: web.Request) -> web.Response:
     if action not in lifecycle.RULES:
         raise BadOrder(f"no action {action!r}", field="action")
     await request.app[keys.ORDERS].act(order_id, action, actor, datetime.now(UTC), await body_of(request))
-    return web.json_response(await _detail(request, order_id, actor))
+    detail = await _detail(request, order_id, actor)
+    if detail["channel"] == "voicemail":  # every desk's voicemail panel lists the drafts still to be handled
+        request.app[keys.DESK_HUB].tell_everyone({"type": "voicemails"})
+    return web.json_response(detail)
 
 
 async def edit(request: web.Request) -> web.Response:
