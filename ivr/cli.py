@@ -38,7 +38,7 @@ from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
 from ivr.voicemail import backlog, model_install
 from ivr.voicemail.model_install import ModelInstallError
-from ivr.voicemail.speech_model import NoModel
+from ivr.voicemail.speech_model import NoModel, find_model
 from ivr.web import passwords
 from ivr.workorders import admin as workorders_admin
 
@@ -228,11 +228,20 @@ The 12345 hotline is up.
   Open311 API:            http://{settings.web.host}:{settings.web.port}/open311/v2/discovery.json
   Health:                 http://{settings.web.host}:{settings.web.port}/healthz
   Asterisk log:           {layout.messages_log}
+  Voicemail:              {_speech_model_line(settings)}
   Try it:                 hotline call   (a demo citizen call, in another terminal)
 Press Ctrl-C to stop everything.
 """,
         flush=True,
     )
+
+
+def _speech_model_line(settings: Settings) -> str:
+    try:
+        model = find_model(settings.transcription.model_path)
+    except NoModel as exc:
+        return f"kept untranscribed: {exc}"
+    return f"kept in {settings.data_dir / 'voicemail'}, transcribed with {model.name} (docs/voicemail.md)"
 
 
 def cmd_asterisk_install(settings: Settings, _arguments: argparse.Namespace) -> int:

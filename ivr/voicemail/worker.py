@@ -166,6 +166,8 @@ class TranscriptionWorker:
             return await self._failed(job, worker, str(exc), retryable=False)
         except BrokenProcessPool:
             return await self._failed(job, worker, "the decoder process stopped during this voicemail")
+        except SQLAlchemyError:
+            raise  # the database, not the voicemail: the lease runs out and the job is claimed again
         except Exception as exc:  # any other decoder error is retried, and shown if it persists
             return await self._failed(job, worker, f"{type(exc).__name__}: {exc}")
         finally:

