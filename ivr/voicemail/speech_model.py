@@ -61,7 +61,11 @@ def find_model(configured: str) -> SpeechModel:
 
 def deterministic_view(model: SpeechModel, cache_dir: Path) -> Path:
     """A folder that is the model with feature dithering off (made once per model path, then reused)."""
-    key = hashlib.sha256(str(model.path.resolve()).encode()).hexdigest()[:12]
+    # Keyed by the path and its files' dates and sizes: a model replaced in place gets a new view.
+    stamps = [str(model.path.resolve())] + [
+        f"{entry.name}:{entry.stat().st_mtime_ns}:{entry.stat().st_size}"
+        for entry in sorted([*(model.path / "conf").iterdir(), model.path / "am" / "final.mdl"])]
+    key = hashlib.sha256("\n".join(stamps).encode()).hexdigest()[:12]
     view = cache_dir / f"speech-model-{key}"
     marker = view / ".ready"
     if marker.exists():

@@ -115,3 +115,21 @@ def test_a_draft_takes_type_topic_phone_and_address_from_the_transcript() -> Non
     assert [t["code"] for t in found["topics"]] == ["0301"] and found["topics"][0]["department"] == "urban"
     assert found["phones"] == ["13800138000"]
     assert found["addresses"] == ["朝阳区建国路88号幸福小区3号楼"]
+
+
+def test_the_view_turns_dithering_off_links_the_rest_and_follows_a_model_replaced_in_place(tmp_path: Path) -> None:
+    model_dir = tmp_path / "vosk-model-small-cn-0.22"
+    for name, text in (("am/final.mdl", "acoustic"), ("conf/mfcc.conf", "--sample-frequency=16000\n"),
+                       ("conf/model.conf", "--beam=10\n"), ("graph/HCLr.fst", "graph")):
+        (model_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (model_dir / name).write_text(text)
+    model = find_model(str(model_dir))
+    assert (model.name, model.sample_rate) == ("vosk-model-small-cn-0.22", 16000)
+    view = deterministic_view(model, tmp_path / "cache")
+    assert (view / "conf" / "mfcc.conf").read_text().splitlines()[-1] == "--dither=0"
+    assert (view / "graph").is_symlink() and (view / "graph" / "HCLr.fst").read_text() == "graph"
+    assert deterministic_view(model, tmp_path / "cache") == view, "made once, then reused"
+    (model_dir / "conf" / "mfcc.conf").write_text("--sample-frequency=8000\n--allow-upsample=true\n")
+    replaced = deterministic_view(find_model(str(model_dir)), tmp_path / "cache")
+    assert replaced != view and "--sample-frequency=8000" in (replaced / "conf" / "mfcc.conf").read_text()
+    assert find_model(str(model_dir)).sample_rate == 8000
