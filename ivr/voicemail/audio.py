@@ -31,6 +31,9 @@ class Audio:
     def seconds(self) -> float:
         return len(self.samples) / self.rate
 
+    def between(self, start: int, end: int | None) -> Audio:
+        return Audio(self.samples[start:end], self.rate)
+
 
 def read_wav(path: Path) -> Audio:
     try:
@@ -66,3 +69,20 @@ def resample(audio: Audio, rate: int, taps_per_phase: int = 16) -> Audio:
     stuffed[::up] = audio.samples
     filtered = np.convolve(stuffed, kernel, mode="same")[::down]
     return Audio(np.clip(np.rint(filtered), -32768, 32767).astype(np.int16), rate)
+
+
+def quiet_cuts(audio: Audio, pieces: int, window_seconds: float = 0.2, reach: float = 0.25) -> list[int]:
+    """Where to cut the audio into `pieces` of about equal length, as sample positions: at the quietest
+    moment within `reach` of a piece's length around each even cut, so that no word is cut in two."""
+    window = max(1, int(audio.rate * window_seconds))
+    if pieces <= 1 or len(audio.samples) < 2 * window * pieces:
+        return []
+    running = np.concatenate(([0.0], np.cumsum(audio.samples.astype(np.float64) ** 2)))
+    energy = running[window:] - running[:-window]  # of the window starting at each sample
+    piece = len(audio.samples) / pieces
+    cuts = []
+    for index in range(1, pieces):
+        low = max(0, int(index * piece - reach * piece))
+        high = min(len(energy), int(index * piece + reach * piece))
+        cuts.append(low + int(np.argmin(energy[low:high])) + window // 2)
+    return cuts

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.voicemail.analysis import findings
-from ivr.voicemail.audio import BadAudio, read_wav, resample
+from ivr.voicemail.audio import BadAudio, quiet_cuts, read_wav, resample
 from ivr.voicemail.transcript_text import joined
 from routing.catalogue import Entry
 
@@ -39,9 +39,10 @@ class Decoder:
         self.model = vosk.Model(str(model_dir))
         self.sample_rate = sample_rate
 
-    def decode(self, path: Path) -> Decoded:
+    def decode(self, path: Path, start: int = 0, end: int | None = None) -> Decoded:
+        """The recording, or its part between two sample positions (at the file's own rate)."""
         started = time.perf_counter()
-        audio = resample(read_wav(path), self.sample_rate)
+        audio = resample(read_wav(path).between(start, end), self.sample_rate)
         recogniser = self._vosk.KaldiRecognizer(self.model, self.sample_rate)
         recogniser.SetWords(True)
         data = audio.samples.tobytes()
@@ -56,6 +57,21 @@ class Decoder:
         text = joined(piece.get("text", "") for piece in pieces)
         confidence = round(sum(w[3] for w in words) / len(words), 4) if words else None
         return Decoded(text, words, confidence, round(audio.seconds, 3), time.perf_counter() - started)
+
+
+def merged(parts: list[tuple[float, Decoded]], decode_seconds: float) -> Decoded:
+    """One transcript from the pieces of a voicemail decoded apart, each with where it starts (seconds)."""
+    words = [(word, round(start + offset, 3), round(end + offset, 3), confidence)
+             for offset, part in parts for word, start, end, confidence in part.words]
+    confidence = round(sum(w[3] for w in words) / len(words), 4) if words else None
+    return Decoded(joined(part.text for _offset, part in parts), words, confidence,
+                   round(sum(part.audio_seconds for _offset, part in parts), 3), decode_seconds)
+
+
+def plan(path: Path, pieces: int, split_seconds: float) -> tuple[int, list[int]]:
+    """The file's rate and where to cut it: into up to `pieces` parts of at least `split_seconds`, at pauses."""
+    audio = read_wav(path)
+    return audio.rate, quiet_cuts(audio, min(pieces, int(audio.seconds // split_seconds)))
 
 
 # One decoder per worker process, made by the pool's initializer.
@@ -76,9 +92,21 @@ def transcribe_in_process(path: str, catalogue: list[Entry]) -> tuple[Decoded, d
     return decoded, findings(decoded.text, catalogue)
 
 
+def decode_part_in_process(path: str, start: int, end: int | None) -> Decoded:
+    if _decoder is None:
+        raise RuntimeError("decoder process started without its model")
+    return _decoder.decode(Path(path), start, end)
+
+
+def findings_in_process(text: str, catalogue: list[Entry]) -> dict[str, Any]:
+    return findings(text, catalogue)
+
+
 def warm_up() -> bool:
-    """Run by the pool once at start so that the model is loaded before the first voicemail."""
+    """Run by the pool once at start so that the model (and jieba's dictionary) is loaded before the first
+    voicemail."""
+    findings("", [])
     return _decoder is not None
 
 
-__all__ = ["BadAudio", "Decoded", "Decoder", "start_process", "transcribe_in_process", "warm_up"]
+__all__ = ["BadAudio", "Decoded", "Decoder", "merged", "plan", "start_process", "transcribe_in_process", "warm_up"]

@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -62,10 +63,23 @@ class DecoderPool:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._executor, decoder.warm_up) for _ in range(self.processes)))
 
-    async def transcribe(self, path: str, catalogue: list[Entry]) -> tuple[decoder.Decoded, dict[str, Any]]:
+    async def transcribe(self, path: str, catalogue: list[Entry], split_seconds: float) -> tuple[
+            decoder.Decoded, dict[str, Any]]:
+        """The transcript and the findings; a long voicemail cut at its pauses into pieces decoded at once by
+        the pool's processes (one voicemail is decoded sooner; a busy pool just queues the pieces)."""
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, decoder.transcribe_in_process, path, catalogue)
+            rate, cuts = await asyncio.to_thread(decoder.plan, Path(path), self.processes, split_seconds)
+            if not cuts:
+                return await loop.run_in_executor(self._executor, decoder.transcribe_in_process, path, catalogue)
+            started = time.perf_counter()
+            bounds = list(zip([0, *cuts], [*cuts, None], strict=True))
+            parts = await asyncio.gather(*(loop.run_in_executor(
+                self._executor, decoder.decode_part_in_process, path, start, end) for start, end in bounds))
+            decoded = decoder.merged([(start / rate, part) for (start, _end), part in zip(bounds, parts, strict=True)],
+                                     time.perf_counter() - started)
+            found = await loop.run_in_executor(self._executor, decoder.findings_in_process, decoded.text, catalogue)
+            return decoded, found
         except BrokenProcessPool:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = self._new()
@@ -156,7 +170,7 @@ class TranscriptionWorker:
 
     async def _transcribe(self, pool: DecoderPool, job: Claimed, worker: str) -> Outcome:
         catalogue = await self.directory.catalogue()
-        decoding = asyncio.ensure_future(pool.transcribe(job.audio_path, catalogue))
+        decoding = asyncio.ensure_future(pool.transcribe(job.audio_path, catalogue, self.settings.split_seconds))
         try:
             await self._renew_until_done(decoding, job, worker)
             decoded, found = await decoding

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from ivr.voicemail.analysis import findings
-from ivr.voicemail.audio import Audio, BadAudio, read_wav, resample
-from ivr.voicemail.decoder import Decoder
+from ivr.voicemail.audio import Audio, BadAudio, quiet_cuts, read_wav, resample
+from ivr.voicemail.decoder import Decoded, Decoder, merged
 from ivr.voicemail.speech_model import NoModel, deterministic_view, find_model
 from ivr.voicemail.transcript_text import joined
 from routing.catalogue import Entry, suggest_from_words
@@ -133,3 +133,20 @@ def test_the_view_turns_dithering_off_links_the_rest_and_follows_a_model_replace
     replaced = deterministic_view(find_model(str(model_dir)), tmp_path / "cache")
     assert replaced != view and "--sample-frequency=8000" in (replaced / "conf" / "mfcc.conf").read_text()
     assert find_model(str(model_dir)).sample_rate == 8000
+
+
+def test_a_long_voicemail_is_cut_at_its_pauses_and_its_pieces_joined_in_order() -> None:
+    rate = 8000
+    speech = (8000 * np.sin(2 * np.pi * 300 * np.arange(rate * 9) / rate)).astype(np.int16)
+    pause = np.zeros(rate // 2, dtype=np.int16)
+    # 9 s of "speech", a pause at 9.0–9.5 s, 10 s more: the cut falls in the pause, not at the middle (9.75 s).
+    audio = Audio(np.concatenate([speech, pause, speech[: rate * 10]]), rate)
+    [cut] = quiet_cuts(audio, 2)
+    assert 9.0 * rate < cut < 9.5 * rate
+    assert quiet_cuts(audio, 1) == [] and quiet_cuts(Audio(speech[:100], rate), 2) == []
+    first = Decoded("我家 门口", [("我家", 0.5, 0.9, 0.8), ("门口", 1.0, 1.4, 0.6)], 0.7, 9.25, 2.0)
+    second = Decoded("路灯 坏了", [("路灯", 0.2, 0.6, 1.0)], 1.0, 10.25, 2.5)
+    whole = merged([(0.0, first), (9.25, second)], 2.6)
+    assert whole.text == "我家门口路灯坏了"
+    assert whole.words == [("我家", 0.5, 0.9, 0.8), ("门口", 1.0, 1.4, 0.6), ("路灯", 9.45, 9.85, 1.0)]
+    assert (whole.confidence, whole.audio_seconds, whole.decode_seconds) == (0.8, 19.5, 2.6)

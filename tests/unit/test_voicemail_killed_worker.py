@@ -75,7 +75,8 @@ async def test_a_worker_killed_mid_job_leaves_a_job_finished_once_by_another(dat
     hotline = Path(sys.executable).with_name("hotline")
     doomed = await asyncio.create_subprocess_exec(
         str(hotline), "--set", f"data_dir={tmp_path / 'data'}", "--set", f"database_url={database_url}",
-        "--set", f"transcription.lease_seconds={LEASE_SECONDS}", "transcribe", "--worker-name", "doomed",
+        "--set", f"transcription.lease_seconds={LEASE_SECONDS}", "transcribe", "--workers", "1",
+        "--worker-name", "doomed",
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         await renewed_by(store, "doomed")

@@ -181,3 +181,34 @@ async def test_without_a_model_voicemails_wait_and_the_worker_says_why(engine: A
     assert await worker.run_one("w") is None
     assert worker.problem is not None and "no usable speech model" in worker.problem
     assert (await store.counts())["queued"] == 1, "the voicemail waits, untranscribed"
+
+
+async def test_a_long_voicemail_is_decoded_in_pieces_by_both_processes_into_one_transcript(
+        engine: AsyncEngine, tmp_path: Path) -> None:
+    import numpy as np
+
+    from ivr.voicemail.audio import read_wav
+
+    fixture = read_wav(FIXTURE)
+    path = tmp_path / "8.1.wav"
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(fixture.rate)
+        handle.writeframes(np.tile(fixture.samples, 4).tobytes())  # 43 s: two pieces of 20 s or more
+    store = VoicemailStore(engine, POLICY)
+    order_id = await store.take_in(Recording("8.1", "138", path, NOW), NOW)
+    worker = TranscriptionWorker(worker_settings(tmp_path, workers=2, split_seconds=20), store, Directory(engine))
+    try:
+        outcome = await worker.run_one("w")
+    finally:
+        worker.close()
+    assert outcome is not None and outcome.state == "done", outcome
+    async with engine.connect() as connection:
+        transcript = (await connection.execute(select(Transcript).where(Transcript.order_id == order_id))).one()
+    words = json.loads(transcript.words)
+    assert transcript.audio_seconds == pytest.approx(4 * fixture.seconds, abs=0.01)
+    starts = [word[1] for word in words]
+    assert starts == sorted(starts) and starts[-1] > 2 * fixture.seconds, "the second piece's words come after"
+    assert transcript.text.split() == [word[0] for word in words]
+    assert transcript.text.startswith("아 염파 애교"), "the first piece reads as the recording alone does"
