@@ -337,6 +337,21 @@ class TranscriptionSettings:
 
 
 @dataclass(frozen=True)
+class SmsSettings:
+    """The Kannel SMS gateway (issue 6; groundwork: its configuration and processes, not yet wired in)."""
+
+    sender: str = _setting("12345", _digits, "the number citizens' SMS come to and ours come from")
+    smsc: str = _setting("fake", _one_of("fake", "smpp"), "fake: Kannel's test SMSC (fakesmsc); smpp: the carrier")
+    admin_port: int = _setting(14000, _port, "Kannel bearerbox's admin port (loopback)")
+    box_port: int = _setting(14001, _port, "where smsbox connects to bearerbox (loopback)")
+    sendsms_port: int = _setting(14013, _port, "smsbox's sendsms HTTP port (loopback)")
+    fake_port: int = _setting(14010, _port, "the fake SMSC's port, for fakesmsc")
+    smpp_host: str = _setting("", doc="the carrier's SMPP host (smsc = smpp)")
+    smpp_port: int = _setting(2775, _port)
+    smpp_system_id: str = _setting("", doc="the SMPP login; its password goes in the secrets file (smpp_password)")
+
+
+@dataclass(frozen=True)
 class AsteriskSettings:
     mode: str = _setting("auto", _one_of("auto", "sandbox", "system"), "sandbox: Asterisk in a chroot")
     instance: str = _setting("hotline", doc="name of this Asterisk's directory inside the sandbox")
@@ -370,6 +385,7 @@ class Settings:
     prompts: PromptSettings = field(default_factory=PromptSettings)
     voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)
     transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
 
     @property
     def database(self) -> str:

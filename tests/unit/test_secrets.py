@@ -43,3 +43,14 @@ def test_two_installations_get_different_secrets(tmp_path: Path) -> None:
     one = ensure_secrets(Settings(data_dir=tmp_path / "a"))
     two = ensure_secrets(dataclasses.replace(Settings(), data_dir=tmp_path / "b"))
     assert one.ami_password != two.ami_password
+
+
+def test_the_sms_gateways_secrets_are_generated_and_the_carriers_password_is_kept(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    first = ensure_secrets(settings)
+    assert all(len(value) >= 20 for value in (first.kannel_admin_password, first.sms_password, first.sms_token))
+    assert first.smpp_password == "", "the carrier's password is the operator's to write"
+    text = settings.secrets_file.read_text().replace('smpp_password = ""', 'smpp_password = "from \\"carrier\\""')
+    settings.secrets_file.write_text(text)
+    again = ensure_secrets(settings)
+    assert again.smpp_password == 'from "carrier"' and again.sms_token == first.sms_token
