@@ -42,9 +42,11 @@ class Sipp:
         binary = shutil.which("sipp")
         if binary is None:
             raise DemoCallError("SIPp is not installed: apt-get install sip-tester")
-        port = self.local_port or free_udp_port(self.local_ip)
+        media = free_media_ports(self.local_ip)
+        # Not one of the four media ports: SIPp binds both, and a clash ends it at once (exit 254).
+        port = self.local_port or free_udp_port(self.local_ip, avoid=range(media, media + 4))
         argv = [binary, *([self.target] if self.target else []), "-sf", str(SCENARIO_DIR / self.scenario),
-                "-i", self.local_ip, "-p", str(port), "-mp", str(free_media_ports(self.local_ip)),
+                "-i", self.local_ip, "-p", str(port), "-mp", str(media),
                 "-m", str(self.calls), "-l", str(self.calls), "-timeout", f"{self.timeout_s}s", "-timeout_error",
                 "-nostdin", "-trace_err", "-error_file", str(workdir / "errors.log")]
         if self.service:
@@ -66,11 +68,14 @@ class Sipp:
         return argv
 
 
-def free_udp_port(address: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((address, 0))
-        port: int = probe.getsockname()[1]
-        return port
+def free_udp_port(address: str, avoid: range = range(0)) -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((address, 0))
+            port: int = probe.getsockname()[1]
+        if port not in avoid:
+            return port
+    raise DemoCallError(f"no free UDP port on {address} outside {avoid.start}–{avoid.stop - 1}")
 
 
 def free_media_ports(address: str, tries: int = 50) -> int:

@@ -248,9 +248,12 @@ class SippProcess:
     def __init__(self, process: asyncio.subprocess.Process, workdir: Path) -> None:
         self.process = process
         self.workdir = workdir
+        self.kept_errors: str | None = None  # read before the work folder goes (a failed call is asserted later)
 
     @property
     def errors(self) -> str:
+        if self.kept_errors is not None:
+            return self.kept_errors
         screen = self.workdir / "screen.log"
         tail = screen.read_text(errors="replace")[-1500:] if screen.exists() else ""
         return error_log(self.workdir) + tail
@@ -278,6 +281,7 @@ async def run_sipp(sipp: Sipp) -> AsyncIterator[SippProcess]:
                 process.terminate()
                 with contextlib.suppress(ProcessLookupError):
                     await process.wait()
+            handle.kept_errors = handle.errors
 
 
 async def wait(future: Awaitable[Any], timeout: float, what: str, sipp: SippProcess | None = None) -> Any:
