@@ -33,6 +33,8 @@ from ivr.voicemail.store import Recording, VoicemailStore
 logger = logging.getLogger(__name__)
 DATABASE_ERRORS = (SQLAlchemyError, OSError)
 SETTLE = timedelta(seconds=60)  # beyond the longest recording, before a file with no call record is taken in
+# Retention is in days: looking once an hour is enough, and spares the orders table a query every scan.
+RETENTION_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class VoicemailIngester:
         self.waiting: dict[str, Report] = {}  # reported by the hang-up handler, not yet written
         self.kept_listeners: list[Callable[[str], None]] = []  # told of each recording kept for the database
         self.last_error: str | None = None
+        self._expired_at: datetime | None = None  # the last retention pass
         self._wake = asyncio.Event()
 
     async def reported(self, uniqueid: str, caller: str | None) -> int | None:
@@ -88,7 +91,10 @@ class VoicemailIngester:
         while True:
             try:
                 await self.scan()
-                await self.expire(datetime.now(UTC))
+                now = datetime.now(UTC)
+                if self._expired_at is None or now - self._expired_at >= RETENTION_EVERY:
+                    await self.expire(now)
+                    self._expired_at = now
             except DATABASE_ERRORS as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 logger.warning("voicemail scan: database unavailable (%s)", type(exc).__name__)
