@@ -98,10 +98,6 @@ def decode_part_in_process(path: str, start: int, end: int | None) -> Decoded:
     return _decoder.decode(Path(path), start, end)
 
 
-def findings_in_process(text: str, catalogue: list[Entry]) -> dict[str, Any]:
-    return findings(text, catalogue)
-
-
 def warm_up() -> bool:
     """Run by the pool once at start so that the model (and jieba's dictionary) is loaded before the first
     voicemail."""

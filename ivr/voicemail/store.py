@@ -19,14 +19,16 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.db.engine import upsert_insert
-from ivr.db.models import Attachment, OrderCall, OrderEvent, Transcript, TranscriptionJob, WorkOrder, as_utc
+from ivr.db.models import Attachment, OrderCall, Transcript, TranscriptionJob, WorkOrder, as_utc
 from ivr.settings import TranscriptionSettings
 from ivr.voicemail.decoder import Decoded
+from ivr.workorders.actors import SYSTEM, Actor
+from ivr.workorders.service import record_event
 from ivr.workorders.store import order_number
 from routing import lifecycle
 from routing import transcription_jobs as jobs
 
-SYSTEM = "voicemail"  # the actor of what the voicemail path writes into an order's history
+VOICEMAIL = Actor("voicemail", SYSTEM)  # who the voicemail path writes into an order's history
 CLAIM_TRIES = 16  # rows one claim looks at (others taken meanwhile, jobs given up) before it waits for the next poll
 
 
@@ -83,11 +85,11 @@ class VoicemailStore:
             await connection.execute(insert(OrderCall).values(order_id=order_id, call_uniqueid=recording.uniqueid))
             await connection.execute(insert(Attachment).values(
                 order_id=order_id, kind="recording", name=recording.path.name, path=str(recording.path),
-                content_type="audio/wav", size=size, added_by=SYSTEM, added_at=now))
+                content_type="audio/wav", size=size, added_by=VOICEMAIL.name, added_at=now))
             await connection.execute(insert(TranscriptionJob).values(
                 order_id=order_id, audio_path=str(recording.path), state=jobs.QUEUED, attempts=0,
                 created_at=now, updated_at=now))
-            await _event(connection, order_id, "create", now, to_state=lifecycle.DRAFT,
+            await record_event(connection, order_id, VOICEMAIL, "create", None, lifecycle.DRAFT, now,
                          data={"channel": "voicemail", "bytes": size})
         return int(order_id)
 
@@ -116,7 +118,8 @@ class VoicemailStore:
                 given_up = jobs.give_up_if_abandoned(current, now, self.policy)
                 if given_up is not current:
                     if await self._write(connection, row, given_up, now):
-                        await _event(connection, row.order_id, "transcription_failed", now, note=given_up.reason)
+                        await record_event(connection, row.order_id, VOICEMAIL, "transcription_failed", None, None,
+                                           now, note=given_up.reason)
                 elif await self._write(connection, row, jobs.claim(current, worker, now, self.policy), now):
                     return Claimed(row.id, row.order_id, row.audio_path, current.attempts + 1)
         return None
@@ -134,7 +137,8 @@ class VoicemailStore:
             after = jobs.fail(_job(row), worker, reason, now, self.policy, retryable)
             await self._write_or_refuse(connection, row, after, now)
             if after.state == jobs.FAILED:
-                await _event(connection, row.order_id, "transcription_failed", now, note=reason)
+                await record_event(connection, row.order_id, VOICEMAIL, "transcription_failed", None, None, now,
+                                   note=reason)
         return after.state
 
     async def succeed(self, job_id: int, worker: str, decoded: Decoded, findings: dict[str, Any], model: str,
@@ -167,7 +171,7 @@ class VoicemailStore:
         if not order.address and findings.get("addresses"):
             values["address"] = findings["addresses"][0]
         await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id).values(**values))
-        await _event(connection, order_id, "transcribe", now,
+        await record_event(connection, order_id, VOICEMAIL, "transcribe", None, None, now,
                      data={k: v for k, v in values.items() if k in ("type", "topic", "address")})
 
     async def retry_failed(self, now: datetime, order_id: int | None = None) -> int:
@@ -225,7 +229,8 @@ class VoicemailStore:
             await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id).values(audio_path=None))
             await connection.execute(delete(Attachment).where(
                 Attachment.order_id == order_id, Attachment.kind == "recording"))
-            await _event(connection, order_id, "recording_deleted", now, note=f"retention: {days} days")
+            await record_event(connection, order_id, VOICEMAIL, "recording_deleted", None, None, now,
+                               note=f"retention: {days} days")
 
     async def _locked(self, connection: AsyncConnection, job_id: int) -> Any:
         query = select(TranscriptionJob).where(TranscriptionJob.id == job_id)
@@ -268,13 +273,6 @@ def _job(row: Any) -> jobs.Job:
                     not_before=as_utc(row.not_before) if row.not_before else None,
                     lease_until=as_utc(row.lease_until) if row.lease_until else None,
                     worker=row.worker, reason=row.reason)
-
-
-async def _event(connection: AsyncConnection, order_id: int, action: str, now: datetime, to_state: str | None = None,
-                 note: str | None = None, data: dict[str, Any] | None = None) -> None:
-    await connection.execute(insert(OrderEvent).values(
-        order_id=order_id, at=now, actor=SYSTEM, role="system", action=action, to_state=to_state, note=note,
-        data=json.dumps(data, ensure_ascii=False) if data else None))
 
 
 def _draft(row: Any) -> dict[str, Any]:

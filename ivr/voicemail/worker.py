@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.settings import Settings
 from ivr.voicemail import decoder
+from ivr.voicemail.analysis import findings
 from ivr.voicemail.audio import BadAudio
 from ivr.voicemail.speech_model import NoModel, SpeechModel, deterministic_view, find_model
 from ivr.voicemail.store import Claimed, VoicemailStore
@@ -78,7 +79,7 @@ class DecoderPool:
                 self._executor, decoder.decode_part_in_process, path, start, end) for start, end in bounds))
             decoded = decoder.merged([(start / rate, part) for (start, _end), part in zip(bounds, parts, strict=True)],
                                      time.perf_counter() - started)
-            found = await loop.run_in_executor(self._executor, decoder.findings_in_process, decoded.text, catalogue)
+            found = await loop.run_in_executor(self._executor, findings, decoded.text, catalogue)
             return decoded, found
         except BrokenProcessPool:
             self._executor.shutdown(wait=False, cancel_futures=True)

@@ -135,7 +135,7 @@ class OrderService:
                 await connection.execute(insert(Attachment).values(
                     order_id=order_id, kind="recording", name="recording.wav", path=intake.audio_path,
                     content_type="audio/wav", size=0, added_by=actor.name, added_at=now))
-            await self._event(connection, order_id, actor, "create", None, status, now, data=intake.details)
+            await record_event(connection, order_id, actor, "create", None, status, now, data=intake.details)
             row = (await connection.execute(select(WorkOrder).where(WorkOrder.id == order_id))).one()
         return WorkOrder(**row._asdict())
 
@@ -164,7 +164,7 @@ class OrderService:
             await self._write(connection, loaded, changes)
             for statement in effects:
                 await connection.execute(statement)
-            await self._event(connection, order_id, actor, action, before.state, after.state, now,
+            await record_event(connection, order_id, actor, action, before.state, after.state, now,
                               note=params.get("note"), data=_event_data(action, params))
         return after
 
@@ -192,14 +192,6 @@ class OrderService:
         if result.rowcount != 1:
             raise ChangedMeanwhile(f"order {loaded.row.number} was changed by someone else: reload it")
 
-    async def _event(self, connection: AsyncConnection, order_id: int, actor: Actor, action: str,
-                     from_state: str | None, to_state: str | None, now: datetime, note: str | None = None,
-                     data: Mapping[str, Any] | None = None) -> None:
-        await connection.execute(insert(OrderEvent).values(
-            order_id=order_id, at=now, actor=actor.name, role=actor.role, action=action, from_state=from_state,
-            to_state=to_state, department_id=actor.department_id, note=note,
-            data=json.dumps(data, ensure_ascii=False) if data else None))
-
     async def edit(self, order_id: int, actor: Actor, now: datetime, fields: Mapping[str, Any]) -> list[str]:
         """The centre corrects an open order (a draft from the web, a transcribed voicemail): what changed, from
         what to what, goes into the history."""
@@ -214,7 +206,7 @@ class OrderService:
             return []
         async with self.engine.begin() as connection:
             await self._write(connection, loaded, {**changed, "updated_at": now})
-            await self._event(connection, order_id, actor, "edit", loaded.row.status, loaded.row.status, now,
+            await record_event(connection, order_id, actor, "edit", loaded.row.status, loaded.row.status, now,
                               data={name: {"from": getattr(loaded.row, name), "to": value}
                                     for name, value in changed.items()})
         return sorted(changed)
@@ -223,7 +215,7 @@ class OrderService:
         """An event that changes nothing: a view of a confidential order (the audit trail), a citizen's progress
         query by phone; both show who looked at the order."""
         async with self.engine.begin() as connection:
-            await self._event(connection, order_id, actor, action, None, None, now, note=note)
+            await record_event(connection, order_id, actor, action, None, None, now, note=note)
 
     async def attach(self, order_id: int, actor: Actor, name: str, content_type: str, data: bytes,
                      now: datetime) -> int:
@@ -241,7 +233,7 @@ class OrderService:
                 order_id=order_id, kind="file", name=safe, path=str(path), content_type=content_type[:100],
                 size=len(data), added_by=actor.name, department_id=actor.department_id, added_at=now,
             ).returning(Attachment.id))).scalar_one())
-            await self._event(connection, order_id, actor, "attach", loaded.row.status, loaded.row.status, now,
+            await record_event(connection, order_id, actor, "attach", loaded.row.status, loaded.row.status, now,
                               note=safe)
         return attachment_id
 
@@ -428,7 +420,7 @@ class OrderService:
         async with self.engine.begin() as connection:
             await self._write(connection, loaded, {"updated_at": now})
             await connection.execute(update(OrderDepartment).where(OrderDepartment.id == mine.id).values(**values))
-            await self._event(connection, loaded.row.id, actor, f"assist_{action}", loaded.row.status,
+            await record_event(connection, loaded.row.id, actor, f"assist_{action}", loaded.row.status,
                               loaded.row.status, now, note=params.get("note"))
         return loaded.rules_view()
 
@@ -525,3 +517,13 @@ EVENT_FIELDS = ("reason_code", "legal_basis", "reason", "days", "department", "a
 
 def _event_data(action: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {name: params[name] for name in EVENT_FIELDS if name in params}
+
+
+async def record_event(connection: AsyncConnection, order_id: int, actor: Actor, action: str,
+                       from_state: str | None, to_state: str | None, now: datetime, note: str | None = None,
+                       data: Mapping[str, Any] | None = None) -> None:
+    """An entry in the order's history (order_events), in the caller's transaction."""
+    await connection.execute(insert(OrderEvent).values(
+        order_id=order_id, at=now, actor=actor.name, role=actor.role, action=action, from_state=from_state,
+        to_state=to_state, department_id=actor.department_id, note=note,
+        data=json.dumps(data, ensure_ascii=False) if data else None))
