@@ -15,6 +15,7 @@ import tomllib
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -336,6 +337,50 @@ class TranscriptionSettings:
     longest_retry_seconds: float = _setting(1800.0, _positive, "longest back-off between attempts")
 
 
+def _windows(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise ValueError("expected at least one calling window such as 09:00-12:00")
+    for window in value:
+        start, _, end = window.partition("-")
+        try:
+            if time.fromisoformat(end.strip()) <= time.fromisoformat(start.strip()):
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{window!r} is not a window such as 09:00-12:00 (ending after it starts)") from None
+    return value
+
+
+def _channels(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value or any(channel not in ("phone", "sms") for channel in value) or len(set(value)) != len(value):
+        raise ValueError("expected channels phone and/or sms, each once, in the order they are tried")
+    return value
+
+
+@dataclass(frozen=True)
+class VisitRuleSettings:
+    order_type: str = _setting("*", doc="the order type (consultation, complaint…) or * for the others")
+    after_days: int = _setting(1, _not_negative, "the visit starts this many days after closure")
+    within_days: int = _setting(5, _positive, "and is done (answered or not) this many days after closure")
+    channels: tuple[str, ...] = _setting(("phone", "sms"), _channels, "tried in this order")
+    call_attempts: int = _setting(3, _positive, "calls before the next channel")
+
+
+@dataclass(frozen=True)
+class SurveySettings:
+    """Return visits (回访) and survey campaigns (issue 6)."""
+
+    dial: bool = _setting(True, doc="place survey calls and send survey SMS; false: plan visits only")
+    windows: tuple[str, ...] = _setting(("09:00-12:00", "14:00-20:00"), _windows,
+                                        "local hours citizens are called or texted (no calls at night)")
+    rules: tuple[VisitRuleSettings, ...] = _setting((VisitRuleSettings(),), doc="return-visit rules per order type")
+    max_calls: int = _setting(4, _positive, "most survey calls at once (the outbound cap)")
+    ring_seconds: int = _setting(30, _positive, "how long a citizen's phone rings")
+    interval: float = _setting(5.0, _positive, "seconds between the scheduler's rounds")
+    campaign_days: int = _setting(7, _positive, "a campaign number not reached within this many days is given up")
+    comment_seconds: int = _setting(60, _positive, "longest recorded comment")
+    shutdown_wait: float = _setting(60.0, _positive, "seconds a stopping server lets survey calls finish")
+
+
 @dataclass(frozen=True)
 class SmsSettings:
     """The Kannel SMS gateway (issue 6; groundwork: its configuration and processes, not yet wired in)."""
@@ -386,6 +431,7 @@ class Settings:
     voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)
     transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    surveys: SurveySettings = field(default_factory=SurveySettings)
 
     @property
     def database(self) -> str:

@@ -352,3 +352,112 @@ class Transcript(Base):
     findings: Mapped[str] = mapped_column(Text)  # JSON: phone numbers, addresses, suggested type and topics
     worker: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Campaign(Base):
+    """A survey campaign (issue 6): a number list per unit, a question script, quotas; started, paused, resumed."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    script: Mapped[str] = mapped_column(String(32))  # routing.survey_scripts.SCRIPTS
+    channels: Mapped[str] = mapped_column(String(16))  # phone,sms | phone | sms: in this order
+    status: Mapped[str] = mapped_column(String(16))  # ready, running, paused, finished
+    quotas: Mapped[str] = mapped_column(Text)  # JSON: unit → answers wanted (absent: every number)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Survey(Base):
+    """One citizen to ask: a return visit (回访) of a closed order, or a number of a campaign. Its state moves by
+    conditional updates only, so no number is called or texted twice, even across a restart."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (
+        UniqueConstraint("order_id", "number", "round"),
+        UniqueConstraint("campaign_id", "number"),
+        Index("ix_surveys_due", "status", "next_at"),
+        Index("ix_surveys_number_status", "number", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)  # a return visit
+    round: Mapped[int] = mapped_column(Integer, default=1)  # the order's handling round (重办 makes another)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    unit: Mapped[str | None] = mapped_column(String(32))  # the campaign's unit (a department code)
+    line: Mapped[int | None] = mapped_column(Integer)  # the campaign list's line
+    number: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(100))
+    script: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # routing.survey_flow: held, due, calling, waiting_reply, …
+    next_action: Mapped[str | None] = mapped_column(String(16))  # call, sms, wait_reply
+    next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the order's closure (or the import)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    texted: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_result: Mapped[str | None] = mapped_column(String(64))
+    channel_uniqueid: Mapped[str | None] = mapped_column(String(64))  # the answered survey call
+    answered_via: Mapped[str | None] = mapped_column(String(8))  # phone, sms
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    rating: Mapped[str | None] = mapped_column(String(32))  # routing.survey.RATINGS
+    comment_path: Mapped[str | None] = mapped_column(String(400))  # the recorded comment, as the server sees it
+    comment_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))  # its transcription draft
+    reply_text: Mapped[str | None] = mapped_column(Text)  # the citizen's last SMS reply, as sent
+    appeal: Mapped[str] = mapped_column(String(16), default="none")  # none, requested, upheld, rejected
+    appeal_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SurveyAnswer(Base):
+    """One question's answer: results per unit and question are counted from these."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (UniqueConstraint("survey_id", "question"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    question: Mapped[str] = mapped_column(String(32))
+    answer: Mapped[str] = mapped_column(String(32))
+
+
+class SmsMessage(Base):
+    """An SMS out (queued until Kannel takes it; its delivery report) or in (kept before it is handled)."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (Index("ix_sms_messages_due", "direction", "status", "next_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))  # out, in
+    number: Mapped[str] = mapped_column(String(32))  # the citizen's
+    text: Mapped[str] = mapped_column(Text)
+    # out: queued, sending, sent, delivered, failed, unknown; in: received, handled, rejected
+    status: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(16))  # survey, clarify, ack, reply (in)
+    # Makes a message once: "survey:<id>", "ack:<order id>", "in:<Kannel's id>".
+    dedup_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    parts: Mapped[int] = mapped_column(Integer, default=1)
+    dlr: Mapped[str | None] = mapped_column(String(64))  # the last delivery report
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DoNotContact(Base):
+    """A number never called nor texted for a survey (the citizen asked, or replied 退订)."""
+
+    __tablename__ = "do_not_contact"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
