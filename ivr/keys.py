@@ -19,6 +19,7 @@ from ivr.intake.context import CallContext
 from ivr.knowledge.store import KnowledgeStore
 from ivr.secrets import Secrets
 from ivr.settings import Settings
+from ivr.surveys.store import SurveyStore
 from ivr.voicemail.ingest import VoicemailIngester
 from ivr.voicemail.store import VoicemailStore
 from ivr.voicemail.worker import TranscriptionWorker
@@ -49,3 +50,4 @@ KNOWLEDGE = web.AppKey("knowledge", KnowledgeStore)
 VOICEMAIL = web.AppKey("voicemail", VoicemailStore)
 VOICEMAIL_INGESTER = web.AppKey("voicemail_ingester", VoicemailIngester)
 TRANSCRIBER = web.AppKey("transcriber", TranscriptionWorker)
+SURVEYS = web.AppKey("surveys", SurveyStore)
