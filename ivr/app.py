@@ -38,6 +38,11 @@ from ivr.progress import handlers as progress
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
 from ivr.secrets import Secrets
+from ivr.surveys import handlers as survey_calls
+from ivr.surveys import routes as survey_routes
+from ivr.surveys.dialer import SurveyDialer
+from ivr.surveys.outcomes import OrderVisits
+from ivr.surveys.store import SurveyStore
 from ivr.settings import Settings
 from ivr.voicemail import handlers as voicemail
 from ivr.voicemail import routes as voicemail_routes
@@ -64,6 +69,7 @@ def build_router() -> Router[CallContext]:
     waiting.register(router)
     voicemail.register(router)
     progress.register(router)
+    survey_calls.register(router)
     return router
 
 
@@ -80,9 +86,11 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app.cleanup_ctx.append(_agents)
     app.cleanup_ctx.append(_callbacks)
     app.cleanup_ctx.append(_voicemail)
+    app.cleanup_ctx.append(_surveys)
     app.cleanup_ctx.append(_fastagi)
     app.cleanup_ctx.append(_supervision)
     app.on_shutdown.append(_close_desks)
+    app.on_shutdown.append(_let_survey_calls_finish)
     health.setup_routes(app)
     desk.setup_routes(app)
     reports.setup_routes(app)
@@ -91,6 +99,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     knowledge.setup_routes(app)
     open311.setup_routes(app)
     voicemail_routes.setup_routes(app)
+    survey_routes.setup_routes(app)
     return app
 
 
@@ -224,6 +233,26 @@ async def _voicemail(app: web.Application) -> AsyncIterator[None]:
     worker.close()
 
 
+async def _surveys(app: web.Application) -> AsyncIterator[None]:
+    """Return visits and campaigns: the dialer plans, calls and texts; the order moves on when its visits end."""
+    store = SurveyStore(app[keys.ENGINE])
+    dialer = SurveyDialer(app[keys.SETTINGS], app[keys.AMI], store, OrderVisits(store, app[keys.ORDERS]).round_ended)
+    app[keys.SURVEYS], app[keys.SURVEY_DIALER] = store, dialer
+    app[keys.AMI].subscribe(dialer.handle, dialer.EVENTS)
+    task = asyncio.create_task(dialer.run(), name="survey-dialer")
+    yield
+    await dialer.stop()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _let_survey_calls_finish(app: web.Application) -> None:
+    """Before the FastAGI server stops: survey calls in progress end their questions first."""
+    if keys.SURVEY_DIALER in app:
+        await app[keys.SURVEY_DIALER].stop()
+
+
 async def _fastagi(app: web.Application) -> AsyncIterator[None]:
     sounds = app[keys.LAYOUT].inner("sounds")
     settings = app[keys.SETTINGS]
@@ -231,7 +260,7 @@ async def _fastagi(app: web.Application) -> AsyncIterator[None]:
         settings, app[keys.TRACKER], app[keys.CALL_STORE], sounds, app[keys.AGENT_SERVICE],
         app[keys.AMI].queue_state, CallbackStore(app[keys.ENGINE]) if settings.sip.carrier_contact else None,
         app[keys.WORK_ORDERS], app[keys.VOICEMAIL_INGESTER],
-        orders=app[keys.ORDERS], order_queries=app[keys.ORDER_QUERIES],
+        orders=app[keys.ORDERS], order_queries=app[keys.ORDER_QUERIES], surveys=app[keys.SURVEY_DIALER],
     )
     server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
     app[keys.FASTAGI] = server

@@ -29,3 +29,9 @@ class Background:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def finish(self, timeout: float) -> None:
+        """Lets the work in progress end (for at most `timeout` seconds), then cancels what is left."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        await self.close()

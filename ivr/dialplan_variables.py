@@ -12,6 +12,7 @@ ENQUEUED = "HOTLINE_ENQUEUED"  # epoch seconds when the caller entered the queue
 
 CONFERENCE_ROLE = "HOTLINE_CONFERENCE_ROLE"  # "caller" on the citizen's leg of a three-way hand-off
 CALLBACK_ID = "HOTLINE_CALLBACK_ID"  # on a call out to a citizen: which callback it is
+SURVEY_ID = "HOTLINE_SURVEY_ID"  # on a survey call to a citizen: which survey it is
 
 CITIZENS_CONTEXT = "citizens"  # the context citizens' calls start in (asterisk_conf/extensions.conf.in)
 

@@ -19,6 +19,7 @@ from ivr.intake.context import CallContext
 from ivr.knowledge.store import KnowledgeStore
 from ivr.secrets import Secrets
 from ivr.settings import Settings
+from ivr.surveys.dialer import SurveyDialer
 from ivr.surveys.store import SurveyStore
 from ivr.voicemail.ingest import VoicemailIngester
 from ivr.voicemail.store import VoicemailStore
@@ -51,3 +52,4 @@ VOICEMAIL = web.AppKey("voicemail", VoicemailStore)
 VOICEMAIL_INGESTER = web.AppKey("voicemail_ingester", VoicemailIngester)
 TRANSCRIBER = web.AppKey("transcriber", TranscriptionWorker)
 SURVEYS = web.AppKey("surveys", SurveyStore)
+SURVEY_DIALER = web.AppKey("survey_dialer", SurveyDialer)

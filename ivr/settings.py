@@ -369,7 +369,7 @@ class VisitRuleSettings:
 class SurveySettings:
     """Return visits (回访) and survey campaigns (issue 6)."""
 
-    dial: bool = _setting(True, doc="place survey calls and send survey SMS; false: plan visits only")
+    dial: bool = _setting(True, doc="make return visits and run campaigns; false: closed orders wait, nobody is called")
     windows: tuple[str, ...] = _setting(("09:00-12:00", "14:00-20:00"), _windows,
                                         "local hours citizens are called or texted (no calls at night)")
     rules: tuple[VisitRuleSettings, ...] = _setting((VisitRuleSettings(),), doc="return-visit rules per order type")
@@ -383,7 +383,7 @@ class SurveySettings:
 
 @dataclass(frozen=True)
 class SmsSettings:
-    """The Kannel SMS gateway (issue 6; groundwork: its configuration and processes, not yet wired in)."""
+    """The SMS channel through the Kannel gateway (issue 6, docs/sms.md)."""
 
     sender: str = _setting("12345", _digits, "the number citizens' SMS come to and ours come from")
     smsc: str = _setting("fake", _one_of("fake", "smpp"), "fake: Kannel's test SMSC (fakesmsc); smpp: the carrier")
@@ -394,6 +394,19 @@ class SmsSettings:
     smpp_host: str = _setting("", doc="the carrier's SMPP host (smsc = smpp)")
     smpp_port: int = _setting(2775, _port)
     smpp_system_id: str = _setting("", doc="the SMPP login; its password goes in the secrets file (smpp_password)")
+    run_kannel: bool = _setting(True, doc="start bearerbox and smsbox with the server; false: Kannel is run elsewhere "
+                                          "(or not at all: messages wait, queued)")
+    restart_seconds: float = _setting(5.0, _positive, "a Kannel box that died is restarted after this long (then longer)")
+    send_interval: float = _setting(0.1, _positive, "seconds between two messages handed to Kannel")
+    retry_seconds: float = _setting(5.0, _positive, "first wait before a message Kannel did not take is tried again; "
+                                    "it doubles up to retry_max_seconds")
+    retry_max_seconds: float = _setting(300.0, _positive)
+    poll_seconds: float = _setting(10.0, _positive, "the sender looks for due messages at least this often")
+    http_timeout: float = _setting(10.0, _positive, "seconds Kannel's sendsms has to answer")
+    dlr: bool = _setting(True, doc="ask for delivery reports (messages end as delivered or failed)")
+    incoming_retries: int = _setting(30, _positive, "times smsbox retries an incoming SMS our server did not take "
+                                     "(http-request-retry)")
+    incoming_retry_seconds: int = _setting(10, _positive, "seconds between those retries (http-queue-delay)")
 
 
 @dataclass(frozen=True)

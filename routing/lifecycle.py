@@ -122,8 +122,12 @@ RULES: Mapping[str, Rule] = {
     "close": Rule(frozenset({REPLIED}), CLOSED, CENTRE, _assists_done),
     "visit": Rule(frozenset({CLOSED}), VISITED, CENTRE | {SYSTEM}),
     "evaluate": Rule(frozenset({VISITED}), EVALUATED, CENTRE | {SYSTEM}, _visit_answered(True)),
-    "rehandle": Rule(frozenset({VISITED}), DISPATCHED, frozenset({SUPERVISOR}), _visit_answered(False),
-                     lambda o: replace(o, satisfied=None, extension="none")),  # 重办
+    # 重办: the system opens it when the citizen says the problem is not solved and is dissatisfied; a supervisor
+    # may after reviewing a dissatisfied answer.
+    "rehandle": Rule(frozenset({VISITED}), DISPATCHED, frozenset({SUPERVISOR, SYSTEM}), _visit_answered(False),
+                     lambda o: replace(o, satisfied=None, extension="none")),
+    # The centre's review of a dissatisfied answer ends the loop: the rating stands (unless an appeal is upheld).
+    "conclude": Rule(frozenset({VISITED}), EVALUATED, frozenset({SUPERVISOR}), _visit_answered(False)),
     "unreachable": Rule(frozenset({CLOSED}), EVALUATED, CENTRE | {SYSTEM}),  # no answer after every attempt
     "merge": Rule(OPEN, MERGED, CENTRE),
 }

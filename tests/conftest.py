@@ -38,6 +38,10 @@ TEST_PORTS = {
     "HOTLINE_CALLBACKS_DIAL_INTERVAL": "0.5",
     # Only tests marked dials_callbacks dial them (see the settings fixture).
     "HOTLINE_CALLBACKS_DIAL": "false",
+    # Survey calls ring 4 s, rounds every half second; only tests marked dials_surveys make visits at all.
+    "HOTLINE_SURVEYS_RING_SECONDS": "4",
+    "HOTLINE_SURVEYS_INTERVAL": "0.5",
+    "HOTLINE_SURVEYS_SHUTDOWN_WAIT": "30",
     # Announcements every 6 s of waiting, and the callback offered beyond a minute's expected wait.
     "HOTLINE_QUEUE_ANNOUNCE_SECONDS": "6",
     "HOTLINE_QUEUE_OVERFLOW_WAIT_SECONDS": "60",
@@ -95,7 +99,10 @@ def settings(base_settings: Settings, tmp_path: Path, request: pytest.FixtureReq
     # INVITE to the carrier's port (a CANCEL waits for a provisional answer) and would reach their SIPp phone.
     dial = request.node.get_closest_marker("dials_callbacks") is not None
     callbacks = dataclasses.replace(base_settings.callbacks, dial=dial)
-    return dataclasses.replace(base_settings, data_dir=tmp_path, database_url="", callbacks=callbacks)
+    surveys = dataclasses.replace(base_settings.surveys,
+                                  dial=request.node.get_closest_marker("dials_surveys") is not None)
+    return dataclasses.replace(base_settings, data_dir=tmp_path, database_url="", callbacks=callbacks,
+                               surveys=surveys)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

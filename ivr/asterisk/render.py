@@ -64,6 +64,7 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "voicemail_dir": layout.inner("voicemail"),
         "voicemail_silence_seconds": settings.voicemail.silence_seconds,
         "voicemail_max_seconds": settings.voicemail.max_seconds,
+        "survey_comment_seconds": settings.surveys.comment_seconds,
         "sip_bind": sip.bind,
         "sip_port": sip.port,
         "rtp_start": sip.rtp_start,

@@ -19,6 +19,7 @@ from ivr.db.models import WorkOrder
 from ivr.fastagi import AgiCall
 from ivr.lines import lines_of, relax_steps
 from ivr.settings import Settings
+from ivr.surveys.dialer import SurveyDialer
 from ivr.voicemail.ingest import VoicemailIngester
 from ivr.workorders.queries import OrderQueries
 from ivr.workorders.service import OrderService
@@ -48,6 +49,7 @@ class Services:
     voicemail: VoicemailIngester | None = None  # takes recordings in as draft orders
     orders: OrderService | None = None  # for the progress query by phone
     order_queries: OrderQueries | None = None
+    surveys: SurveyDialer | None = None  # the survey calls' questions and answers
 
     # The routing rules as routing/ takes them, derived from the settings once, not on every call.
     @cached_property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from routing.survey_scripts import prompts as survey_prompts
+
 # Numbers are written the way they are read out on the phone (幺二三四五, not 一万两千…).
 PROMPTS: dict[str, str] = {
     "greeting": "您好，幺二三四五热线，正在为您接通。",
@@ -76,3 +78,8 @@ PROMPTS.update({
     "progress-state-merged": "已与相同诉求的工单合并办理。",
     "progress-state-discarded": "已作废。",
 })
+
+# Survey calls (回访, 评议): each script's intro and questions, the comment offer, and the apology when our server
+# cannot be reached.
+PROMPTS.update(survey_prompts())
+PROMPTS["survey-sorry"] = "对不起，系统繁忙，我们稍后再与您联系，再见。"

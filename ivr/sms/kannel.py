@@ -26,6 +26,9 @@ INCOMING_PATH = "/api/sms/incoming"
 # What smsbox passes for each incoming SMS (Kannel's escape codes): sender, receiver, the text in UTF-8, the
 # coding, the time, the SMSC and Kannel's id of the message.
 INCOMING_FIELDS = "from=%p&to=%P&text=%a&coding=%c&at=%t&smsc=%i&id=%I"
+DLR_PATH = "/api/sms/dlr"
+SENDSMS_USER = "hotline"
+MAX_PARTS = 10  # the parts of one long SMS Kannel sends (sendsms-user max-messages)
 
 
 class KannelError(RuntimeError):
@@ -44,9 +47,19 @@ class KannelLayout:
         return self.folder / f"{box}.log"
 
 
+def server_url(settings: Settings, path: str) -> str:
+    """Our web server as Kannel reaches it (a server listening on every address is reached on loopback)."""
+    host = settings.web.host
+    if host in ("0.0.0.0", "::"):
+        host = LOOPBACK
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.web.port}{path}"
+
+
 def render(settings: Settings, secrets: Secrets, layout: KannelLayout) -> str:
-    sms, web = settings.sms, settings.web
-    incoming = f"http://{web.host}:{web.port}{INCOMING_PATH}?token={secrets.sms_token}&{INCOMING_FIELDS}"
+    sms = settings.sms
+    incoming = f"{server_url(settings, INCOMING_PATH)}?token={secrets.sms_token}&{INCOMING_FIELDS}"
     groups = [
         _group("core", {
             "admin-port": sms.admin_port, "admin-interface": LOOPBACK, "admin-password": secrets.kannel_admin_password,
@@ -57,11 +70,17 @@ def render(settings: Settings, secrets: Secrets, layout: KannelLayout) -> str:
         _group("smsbox", {
             "bearerbox-host": LOOPBACK, "bearerbox-port": sms.box_port, "sendsms-port": sms.sendsms_port,
             "sendsms-interface": LOOPBACK, "global-sender": sms.sender, "log-file": layout.log("smsbox"),
-            "log-level": 1, "mo-recode": "true"}),
+            "log-level": 1, "mo-recode": "true",
+            # An incoming SMS (or delivery report) our server did not take (503 while the database is away, or
+            # the server down) is tried again, every http-queue-delay seconds, http-request-retry times.
+            "http-request-retry": sms.incoming_retries, "http-queue-delay": sms.incoming_retry_seconds}),
         _group("sendsms-user", {
-            "username": "hotline", "password": secrets.sms_password, "max-messages": 10, "concatenation": "true"}),
+            "username": SENDSMS_USER, "password": secrets.sms_password, "max-messages": MAX_PARTS,
+            "concatenation": "true"}),
+        # Nothing our endpoint answers is ever texted back to the citizen (max-messages 0, and an empty answer
+        # omitted): the acknowledgements are our own messages, sent through sendsms.
         _group("sms-service", {
-            "keyword": "default", "catch-all": "true", "max-messages": 0, "get-url": incoming}),
+            "keyword": "default", "catch-all": "true", "max-messages": 0, "omit-empty": "true", "get-url": incoming}),
     ]
     return "# Rendered by hotline from its settings and secrets; keep private.\n\n" + "\n".join(groups)
 

@@ -215,6 +215,41 @@ class SurveyStore:
             row = (await connection.execute(select(Survey).where(Survey.id == survey_id))).first()
         return row_of(row) if row else None
 
+    async def round_over(self, order_id: int, round_: int) -> bool:
+        """Whether every visit of this round of the order has ended."""
+        async with self.engine.connect() as connection:
+            live = (await connection.execute(
+                select(func.count()).select_from(Survey).where(Survey.order_id == order_id, Survey.round == round_,
+                                                               Survey.status.in_(LIVE)))).scalar_one()
+        return int(live) == 0
+
+    async def round_of(self, order_id: int) -> list[Survey]:
+        """The visits of the order's latest round."""
+        surveys = await self.of_order(order_id)
+        latest = max((survey.round for survey in surveys), default=0)
+        return [survey for survey in surveys if survey.round == latest]
+
+    async def order_type(self, order_id: int | None) -> str:
+        async with self.engine.connect() as connection:
+            found = (await connection.execute(select(WorkOrder.type).where(WorkOrder.id == order_id))).scalar()
+        return str(found or "*")
+
+    async def order_number(self, order_id: int) -> str:
+        async with self.engine.connect() as connection:
+            found = (await connection.execute(select(WorkOrder.number).where(WorkOrder.id == order_id))).scalar()
+        return str(found or order_id)
+
+    async def campaign(self, campaign_id: int) -> Campaign | None:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(Campaign).where(Campaign.id == campaign_id))).first()
+        return Campaign(**row._asdict()) if row else None
+
+    async def answered_in(self, campaign_id: int, unit: str) -> int:
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(
+                select(func.count()).select_from(Survey).where(Survey.campaign_id == campaign_id, Survey.unit == unit,
+                                                               Survey.status == ANSWERED))).scalar_one())
+
     # Do not contact
 
     async def do_not_contact(self) -> set[str]:
