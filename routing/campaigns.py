@@ -171,7 +171,7 @@ def results_csv(script: Script, results: Sequence[QuestionResult], unit_names: M
     """One row per unit and question (then 全部 for every unit): the count of each answer and the
     satisfaction rate."""
     columns = answer_columns(script)
-    header = ["单位代码", "单位", "问题", "回答数", *(ANSWER_LABELS.get(a, a) for a in columns), "满意率"]
+    header: list[object] = ["单位代码", "单位", "问题", "回答数", *(ANSWER_LABELS.get(a, a) for a in columns), "满意率"]
     rows: list[list[object]] = [header]
     for result in results:
         rows.append([result.unit or "全部", unit_names.get(result.unit, result.unit) if result.unit else "全部",
@@ -197,7 +197,7 @@ class NumberAnswers:
 
 def answers_csv(script: Script, numbers: Iterable[NumberAnswers]) -> str:
     """One row per number of the list, by its line: what happened to it and its answer to each question."""
-    header = ["行号", "单位代码", "号码", "状态", "呼叫次数", "已发短信", "回答方式", "回答时间",
+    header: list[object] = ["行号", "单位代码", "号码", "状态", "呼叫次数", "已发短信", "回答方式", "回答时间",
               *(QUESTION_LABELS.get(q.key, q.key) for q in script.questions)]
     rows: list[list[object]] = [header]
     for number in numbers:

@@ -35,6 +35,7 @@ SURVEY_CONTEXT = "hotline-survey"
 ROUND_SIZE = 200  # surveys looked at per step and round
 # A call still marked in progress this long after its last change was lost with a previous server.
 LOST_CALL = timedelta(minutes=10)
+CAUSE_WAIT = 2.0  # seconds the hang-up of a failed call may come after Asterisk's OriginateResponse
 
 
 def windows_of(settings: Settings) -> tuple[visits.Window, ...]:
@@ -64,7 +65,8 @@ class SurveyDialer:
         self.rules = rules_of(settings)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # tests move it to the next window
         self.dialling: dict[str, int] = {}  # ActionID → survey id, while the phone rings
-        self.channels: dict[str, int] = {}  # the answered call's uniqueid → survey id
+        self.channels: dict[str, int] = {}  # the answered call's uniqueid (our ActionID) → survey id
+        self.causes: dict[str, asyncio.Future[str]] = {}  # an unanswered call's hang-up cause, by its uniqueid
         self.stopping = False
         self.idle = asyncio.Event()  # set while no survey call is in progress
         self.idle.set()
@@ -172,6 +174,7 @@ class SurveyDialer:
                 "Context": SURVEY_CONTEXT, "Exten": "s", "Priority": "1",
                 "Timeout": str(self.settings.surveys.ring_seconds * 1000),
                 "CallerID": self.settings.sip.hotline_number, "Variable": f"{var.SURVEY_ID}={survey.id}",
+                "ChannelId": action_id,  # the channel's uniqueid: its hang-up (and cause) is found by it
                 "Async": "true",
             })
         except AmiError as exc:
@@ -181,18 +184,36 @@ class SurveyDialer:
             await self._call_ended(survey.id, visits.FAILED)
 
     def handle(self, name: str, fields: Mapping[str, str]) -> None:
-        """AMI sink: our Originates' results, and the hang-up of an answered survey call."""
-        if name == events.ORIGINATE_RESPONSE and fields.get("ActionID", "") in self.dialling:
-            survey_id = self.dialling.pop(fields["ActionID"])
-            if fields.get("Response") == "Success" and fields.get("Uniqueid"):
-                self.channels[fields["Uniqueid"]] = survey_id
+        """AMI sink: our Originates' results, and the hang-ups of survey calls (their cause tells busy from
+        unanswered: Asterisk's OriginateResponse says only "failure" for both)."""
+        action_id = fields.get("ActionID", "")
+        if name == events.ORIGINATE_RESPONSE and action_id in self.dialling:
+            survey_id = self.dialling.pop(action_id)
+            if fields.get("Response") == "Success":
+                self.channels[action_id] = survey_id
             else:
-                result = ORIGINATE_REASONS.get(fields.get("Reason", ""), visits.FAILED)
-                self.background.spawn(self._call_ended(survey_id, outcomes.call_outcome(result)))
-        elif name == events.HANGUP and fields.get("Uniqueid") in self.channels:
-            survey_id = self.channels.pop(fields["Uniqueid"])
-            self.background.spawn(self._call_ended(survey_id, visits.ANSWERED, fields["Uniqueid"]))
+                reason = ORIGINATE_REASONS.get(fields.get("Reason", ""), visits.FAILED)
+                self.background.spawn(self._unanswered(survey_id, action_id, reason))
+        elif name == events.HANGUP and fields.get("Uniqueid", "").startswith(ACTION_PREFIX):
+            channel = fields["Uniqueid"]
+            if channel in self.channels:
+                self.background.spawn(self._call_ended(self.channels.pop(channel), visits.ANSWERED, channel))
+            else:
+                self.causes.setdefault(channel, asyncio.get_running_loop().create_future())
+                if not self.causes[channel].done():
+                    self.causes[channel].set_result(fields.get("Cause", ""))
         self._settle()
+
+    async def _unanswered(self, survey_id: int, channel: str, reason: str) -> None:
+        cause = self.causes.setdefault(channel, asyncio.get_running_loop().create_future())
+        try:
+            found = await asyncio.wait_for(asyncio.shield(cause), CAUSE_WAIT) if reason == visits.FAILED else ""
+        except TimeoutError:
+            found = ""
+        finally:
+            self.causes.pop(channel, None)
+        result = outcomes.hangup_outcome(found) if found else outcomes.call_outcome(reason)
+        await self._call_ended(survey_id, result)
 
     def _settle(self) -> None:
         if not self.in_flight:

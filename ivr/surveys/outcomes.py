@@ -25,6 +25,15 @@ def call_outcome(result: str) -> str:
     return _CALL_RESULTS.get(result, visits.FAILED)
 
 
+# Q.850 hang-up causes of a call that was not answered.
+_CAUSES = {"17": visits.BUSY, "21": visits.BUSY, "34": visits.BUSY, "18": visits.NO_ANSWER, "19": visits.NO_ANSWER,
+           "16": visits.NO_ANSWER}
+
+
+def hangup_outcome(cause: str) -> str:
+    return _CAUSES.get(cause, visits.FAILED)
+
+
 def quota_reached(campaign: Campaign, unit: str, answered: int) -> bool:
     wanted = quotas_of(campaign).get(unit)
     return wanted is not None and answered >= wanted

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
@@ -44,10 +44,11 @@ def row_of(row: Any) -> Survey:
 
 def step_values(step: visits.Step) -> dict[str, Any]:
     """A step as the survey's columns."""
+    at = step.at.astimezone(UTC) if step.at else None  # stored in UTC (SQLite keeps the wall time as given)
     if step.action in ("call", "sms"):
-        return {"status": DUE, "next_action": step.action, "next_at": step.at}
+        return {"status": DUE, "next_action": step.action, "next_at": at}
     if step.action == "wait_reply":
-        return {"status": WAITING_REPLY, "next_action": "wait_reply", "next_at": step.at}
+        return {"status": WAITING_REPLY, "next_action": "wait_reply", "next_at": at}
     if step.action == "done":
         return {"status": ANSWERED, "next_action": None, "next_at": None}
     return {"status": UNREACHABLE, "next_action": None, "next_at": None, "last_result": step.reason[:64] or None}
