@@ -223,19 +223,18 @@ class SurveyDialer:
         """A call's end: answered calls ended the survey already (the flow recorded the answers); a call that was
         picked up and left without an answer counts as unanswered."""
         survey = await self.store.get(survey_id)
-        if survey is None:
+        self.wake()
+        if survey is None or survey.status != CALLING:
             return
-        if survey.status == CALLING:
-            if outcome == visits.ANSWERED:
-                outcome = visits.NO_ANSWER
-            visit = visits.Visit(survey.closed_at.astimezone(self.zone), survey.calls - 1, survey.texted)
-            _visit, step = visits.after_attempt(visit, outcome, self.now(), await self._rule_of(survey),
-                                                self.windows, is_mobile(survey.number))
-            await self.store.call_ended(survey_id, outcome, step, self.clock(), channel)
+        if outcome == visits.ANSWERED:
+            outcome = visits.NO_ANSWER
+        visit = visits.Visit(survey.closed_at.astimezone(self.zone), survey.calls - 1, survey.texted)
+        _visit, step = visits.after_attempt(visit, outcome, self.now(), await self._rule_of(survey),
+                                            self.windows, is_mobile(survey.number))
+        if await self.store.call_ended(survey_id, outcome, step, self.clock(), channel):
             logger.info("survey %d: call %s, next %s %s", survey_id, outcome, step.action,
                         f"at {step.at:%Y-%m-%d %H:%M}" if step.at else step.reason)
-        await self._maybe_ended(survey_id)
-        self.wake()
+            await self._maybe_ended(survey_id)
 
     async def _recover_lost_calls(self) -> None:
         """Calls a previous server left in progress: counted as made (never redialled in the same window)."""

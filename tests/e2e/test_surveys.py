@@ -130,6 +130,7 @@ async def test_unanswered_and_busy_calls_are_retried_at_the_next_window_then_the
         assert after.next_action == ("call" if attempt < 3 else "sms")
         called_at = after.next_at
     texted = sms_queued(hotline)
+    assert called_at is not None
     move_clock_to(dialer, called_at)
     message = await wait(texted, 10, "no survey SMS after the last call")
     assert message.number == NUMBER and order.number in message.text and message.purpose == "survey"
@@ -149,7 +150,7 @@ def retry_scheduled(dialer: SurveyDialer, survey_id: int) -> asyncio.Future[None
             dialer.store.call_ended = original  # type: ignore[method-assign]
         return moved
 
-    dialer.store.call_ended = spy  # type: ignore[method-assign]
+    dialer.store.call_ended = spy  # type: ignore[method-assign,assignment]
     return future
 
 
