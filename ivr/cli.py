@@ -27,6 +27,7 @@ from ivr.asterisk.sandbox import SandboxError, install_sandbox
 from ivr.asterisk.setup import prepare_instance
 from ivr.calls.queue_log import ImportReport, Period, QueueLogImporter
 from ivr.calls.store import CallStore
+from ivr.campaigns import admin as campaigns_admin
 from ivr.db.engine import SchemaOutdated, create_engine, ensure_current, upgrade, with_store
 from ivr.db.models import Call
 from ivr.democall import DemoCallError, place_demo_call
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     knowledge_import.add_argument("file", type=Path, help="JSON list of entries, or TOML with [[entries]]; each "
                                   "names its department by code")
     open311_admin.register(commands, _command)
+    campaigns_admin.register(commands, _command)
     transcribe = _command(commands, "transcribe", "transcribe the voicemails waiting (their durable jobs) until none "
                           "is due, with a progress line; exit 1 if one failed, 3 without a speech model",
                           cmd_transcribe)

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from ivr.background import Background
+from ivr.db.models import Survey
+
+logger = logging.getLogger(__name__)
 Snapshot = dict[str, Any]
 
 
@@ -36,10 +42,14 @@ class CampaignProgress:
                 event.set()
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def watchers(self) -> int:
         return sum(len(events) for events in self._watchers.values())
 
-    async def updates(self, campaign_id: int) -> AsyncIterator[Snapshot]:
+    async def updates(self, campaign_id: int) -> AsyncGenerator[Snapshot, None]:
         """The campaign's snapshot now, then each time it changes, until close() (use with contextlib.aclosing)."""
         wake = asyncio.Event()
         self._watchers.setdefault(campaign_id, set()).add(wake)
@@ -49,7 +59,7 @@ class CampaignProgress:
             while not self._closed:
                 wake.clear()
                 snapshot = await self._read(campaign_id)
-                if self._closed:
+                if self.closed:
                     break
                 if snapshot != last or time.monotonic() - sent_at >= self.keepalive:
                     last, sent_at = snapshot, time.monotonic()
@@ -66,3 +76,27 @@ class CampaignProgress:
         """The server is stopping: every stream ends (they would hold the shutdown up)."""
         self._closed = True
         self.changed()
+
+
+class CampaignFollower:
+    """The survey dialer's listener (SurveyDialer.ended_listeners): when a number of a campaign is done with,
+    the campaign finishes if none is left to ask, and its streams read it again at once."""
+
+    def __init__(self, finish_if_done: Callable[[int, datetime], Awaitable[bool]], progress: CampaignProgress) -> None:
+        self.finish_if_done = finish_if_done
+        self.progress = progress
+        self.background = Background("campaign bookkeeping", logger)
+
+    def survey_ended(self, survey: Survey) -> None:
+        if survey.campaign_id is not None:
+            self.background.spawn(self._follow(survey.campaign_id))
+
+    async def _follow(self, campaign_id: int) -> None:
+        try:
+            if await self.finish_if_done(campaign_id, datetime.now(UTC)):
+                logger.info("campaign %d finished: no number is left to ask", campaign_id)
+        finally:
+            self.progress.changed(campaign_id)
+
+    async def close(self) -> None:
+        await self.background.close()

@@ -178,16 +178,35 @@ class CampaignStore:
             result = await connection.execute(insert(Campaign).values(
                 name=name, script=new.script, channels=new.channels, status=rules.READY,
                 quotas=json.dumps(quotas, ensure_ascii=False), created_by=new.created_by[:64], created_at=now))
-            campaign_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            campaign_id = int(key[0])
             common = {"campaign_id": campaign_id, "round": 1, "script": new.script, "status": DUE,
                       "next_action": action, "next_at": now, "closed_at": now, "calls": 0, "texted": False,
                       "appeal": "none", "created_at": now, "updated_at": now}
-            for start in range(0, len(rows), self.chunk):
-                await connection.execute(insert(Survey), [
-                    {**common, "unit": row.unit, "line": row.line, "number": row.number,
-                     "name": row.name[:NAME_WIDTH] or None} for row in rows[start:start + self.chunk]])
+            await self._insert_surveys(connection, common, rows)
         await self._keep_problems(campaign_id, problems)
         return Imported(await self.get(campaign_id), len(rows), problems)
+
+    async def _insert_surveys(self, connection: AsyncConnection, common: Mapping[str, Any],
+                              rows: list[campaign_list.Row]) -> None:
+        """The list's surveys, in chunks, in the caller's transaction: on PostgreSQL by COPY, on SQLite by the
+        driver's executemany (in its thread). The values shared by every row are converted once, not per row."""
+        columns = [*common, "unit", "line", "number", "name"]
+        postgresql = connection.dialect.name == "postgresql"
+        shared = tuple(common.values()) if postgresql else tuple(
+            _bound(connection, column, value) for column, value in common.items())
+        statement = (f"INSERT INTO {Survey.__tablename__} ({', '.join(columns)}) "
+                     f"VALUES ({', '.join('?' for _ in columns)})")
+        for start in range(0, len(rows), self.chunk):
+            records = [(*shared, row.unit, row.line, row.number, row.name[:NAME_WIDTH] or None)
+                       for row in rows[start:start + self.chunk]]
+            if postgresql:
+                driver = (await connection.get_raw_connection()).driver_connection
+                assert driver is not None
+                await driver.copy_records_to_table(Survey.__tablename__, records=records, columns=columns)
+            else:
+                await connection.exec_driver_sql(statement, records)
 
     def problems(self, campaign_id: int) -> list[Problem]:
         """The problem lines of the campaign's list, as reported at its import."""
@@ -228,7 +247,8 @@ class CampaignStore:
                 .where(Survey.campaign_id.is_not(None)).group_by(Survey.campaign_id, Survey.status))).all()
         by_campaign: dict[int, dict[str, int]] = {}
         for campaign_id, status, count in counts:
-            by_campaign.setdefault(campaign_id, {})[status] = int(count)
+            if campaign_id is not None:
+                by_campaign.setdefault(campaign_id, {})[status] = int(count)
         return [(_row(row), by_campaign.get(row.id, {})) for row in rows]
 
     async def progress(self, campaign_id: int) -> Progress:
@@ -306,30 +326,38 @@ class CampaignStore:
 
     async def start(self, campaign_id: int, now: datetime) -> CampaignRow:
         """ready or paused → running: the dialer asks its numbers from now on."""
-        return await self._act(campaign_id, "start", now)
+        return await self.act(campaign_id, "start", now)
 
     async def pause(self, campaign_id: int, now: datetime) -> CampaignRow:
         """running → paused: the dialer takes none of its numbers; the calls in progress finish."""
-        return await self._act(campaign_id, "pause", now)
+        return await self.act(campaign_id, "pause", now)
 
     async def resume(self, campaign_id: int, now: datetime) -> CampaignRow:
         """paused → running."""
-        return await self._act(campaign_id, "resume", now)
+        return await self.act(campaign_id, "resume", now)
 
     async def cancel(self, campaign_id: int, now: datetime) -> CampaignRow:
         """→ cancelled: its numbers waiting to be called, texted or to reply are cancelled; a call in progress
         finishes (its answers are kept) and its number is cancelled then if it is left to ask."""
-        return await self._act(campaign_id, "cancel", now)
+        return await self.act(campaign_id, "cancel", now)
 
     async def finish_if_done(self, campaign_id: int, now: datetime) -> bool:
         """A running campaign with no number left to ask (due, calling, waiting for a reply) is finished; True
         if it was finished now. Of a cancelled campaign, the numbers left by calls that ended since are
         cancelled."""
         async with self.engine.begin() as connection:
-            await _cancel_live(connection, campaign_id, now)
-            return await _finish_if_done(connection, campaign_id, now)
+            status = (await connection.execute(
+                select(Campaign.status).where(Campaign.id == campaign_id))).scalar_one_or_none()
+            if status == rules.CANCELLED:  # final: nothing can make it run again meanwhile
+                await _cancel_live(connection, campaign_id, now)
+                return False
+            return status == rules.RUNNING and await _finish_if_done(connection, campaign_id, now)
 
-    async def _act(self, campaign_id: int, action: str, now: datetime) -> CampaignRow:
+    async def act(self, campaign_id: int, action: str, now: datetime) -> CampaignRow:
+        """start, pause, resume or cancel (routing.campaigns.MOVES), by one conditional update; CampaignRefused
+        with the reason when the campaign's state does not allow it."""
+        if action not in rules.MOVES:
+            raise BadCampaign(f"no action {action!r}: expected one of {', '.join(rules.MOVES)}", field="action")
         allowed, target = rules.MOVES[action]
         async with self.engine.begin() as connection:
             values: dict[str, Any] = {"status": target}
@@ -370,10 +398,8 @@ async def _finish_if_done(connection: AsyncConnection, campaign_id: int, now: da
 
 async def _cancel_live(connection: AsyncConnection, campaign_id: int, now: datetime) -> None:
     """A cancelled campaign's numbers not in a call: cancelled (the dialer's conditional steps then skip them)."""
-    cancelled = exists().where(Campaign.id == campaign_id, Campaign.status == rules.CANCELLED)
     await connection.execute(
-        update(Survey).where(and_(Survey.campaign_id == campaign_id, Survey.status.in_((DUE, WAITING_REPLY)),
-                                  cancelled))
+        update(Survey).where(and_(Survey.campaign_id == campaign_id, Survey.status.in_((DUE, WAITING_REPLY))))
         .values(status=SURVEY_CANCELLED, next_action=None, next_at=None, last_result="campaign cancelled",
                 updated_at=now))
 
@@ -405,6 +431,12 @@ def _row(row: Any) -> CampaignRow:
                        {str(unit): int(count) for unit, count in json.loads(row.quotas or "{}").items()},
                        row.created_by, as_utc(row.created_at), as_utc(row.started_at) if row.started_at else None,
                        as_utc(row.finished_at) if row.finished_at else None)
+
+
+def _bound(connection: AsyncConnection, column: str, value: object) -> object:
+    """A value as the dialect stores it in the surveys' column (SQLite: a time as text, a boolean as 0/1)."""
+    process = Survey.__table__.c[column].type.bind_processor(connection.dialect)
+    return process(value) if process else value
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -31,9 +31,11 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_SECONDS = 12 * 3600  # one shift
 AGENT_ID = web.RequestKey("agent_id", str)
 USER_ID = web.RequestKey("user_id", str)
-OPEN_PATHS = {("POST", "/api/session"), ("POST", "/api/portal/session"), ("GET", "/healthz")}
+OPEN_PATHS = {("POST", "/api/session"), ("POST", "/api/portal/session"), ("GET", "/healthz"),
+              # Kannel's calls: its token is checked by the handlers (ivr/sms/routes.py)
+              ("GET", "/api/sms/incoming"), ("POST", "/api/sms/incoming"), ("GET", "/api/sms/dlr")}
 # What a web user (not an agent) may reach; the desk's seat and call routes are for agents.
-USER_PATHS = ("/api/orders", "/api/portal", "/api/knowledge", "/api/catalogue", "/api/departments")
+USER_PATHS = ("/api/orders", "/api/portal", "/api/knowledge", "/api/catalogue", "/api/departments", "/api/campaigns")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
