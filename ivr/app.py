@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import keys
 from ivr.agents import phone
@@ -22,6 +23,9 @@ from ivr.calls import classic_spool
 from ivr.calls.queue_log import QueueLogImporter
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker, Row
+from ivr.campaigns import routes as campaigns
+from ivr.campaigns.progress import CampaignFollower, CampaignProgress
+from ivr.campaigns.store import CampaignStore
 from ivr.db.engine import create_engine, ensure_current
 from ivr.desk import routes as desk
 from ivr.desk.hub import DeskHub
@@ -38,12 +42,17 @@ from ivr.progress import handlers as progress
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
 from ivr.secrets import Secrets
+from ivr.settings import Settings
+from ivr.sms import routes as sms_routes
+from ivr.sms.inbox import SmsInbox
+from ivr.sms.kannel import KannelError, KannelLayout, KannelProcess
+from ivr.sms.sender import SmsSender
+from ivr.sms.store import SmsStore
 from ivr.surveys import handlers as survey_calls
 from ivr.surveys import routes as survey_routes
 from ivr.surveys.dialer import SurveyDialer
 from ivr.surveys.outcomes import OrderVisits
 from ivr.surveys.store import SurveyStore
-from ivr.settings import Settings
 from ivr.voicemail import handlers as voicemail
 from ivr.voicemail import routes as voicemail_routes
 from ivr.voicemail.ingest import VoicemailIngester
@@ -87,9 +96,12 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app.cleanup_ctx.append(_callbacks)
     app.cleanup_ctx.append(_voicemail)
     app.cleanup_ctx.append(_surveys)
+    app.cleanup_ctx.append(_sms)
+    app.cleanup_ctx.append(_campaigns)
     app.cleanup_ctx.append(_fastagi)
     app.cleanup_ctx.append(_supervision)
     app.on_shutdown.append(_close_desks)
+    app.on_shutdown.append(_close_campaign_streams)
     app.on_shutdown.append(_let_survey_calls_finish)
     health.setup_routes(app)
     desk.setup_routes(app)
@@ -100,6 +112,8 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     open311.setup_routes(app)
     voicemail_routes.setup_routes(app)
     survey_routes.setup_routes(app)
+    sms_routes.setup_routes(app)
+    campaigns.setup_routes(app)
     return app
 
 
@@ -245,6 +259,58 @@ async def _surveys(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _sms(app: web.Application) -> AsyncIterator[None]:
+    """The SMS channel (docs/sms.md): Kannel's boxes (unless run elsewhere), the sender, incoming SMS."""
+    settings, secrets, dialer = app[keys.SETTINGS], app[keys.SECRETS], app[keys.SURVEY_DIALER]
+    store = SmsStore(app[keys.ENGINE], settings.timezone)
+    sender = SmsSender(settings, secrets, store)
+    inbox = SmsInbox(store, app[keys.SURVEYS], sender.wake, dialer.survey_answered)
+    dialer.texted_listeners.append(sender.wake)
+    app[keys.SMS_STORE], app[keys.SMS_SENDER], app[keys.SMS_INBOX] = store, sender, inbox
+    tasks: list[asyncio.Task[None]] = []
+    if settings.sms.run_kannel:
+        kannel = KannelProcess(settings, secrets, KannelLayout(settings.data_dir / "kannel"))
+        kannel.started_listeners.append(sender.kannel_back)
+        app[keys.KANNEL] = kannel
+        try:
+            await kannel.start()
+        except KannelError as exc:  # calls go on without SMS; the supervisor tries again, /healthz shows it
+            logger.error("kannel did not start: %s", exc)
+        tasks.append(asyncio.create_task(kannel.supervise(settings.sms.restart_seconds), name="kannel"))
+    try:
+        await inbox.recover()
+    except (SQLAlchemyError, OSError) as exc:  # Kannel delivers them again (they were not answered 200)
+        logger.warning("sms: messages left unhandled not looked at: database unavailable (%s)", exc)
+    sending = asyncio.create_task(sender.run(), name="sms-sender")
+    yield
+    await sender.stop(sending)
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if keys.KANNEL in app:
+        await app[keys.KANNEL].stop()
+
+
+async def _campaigns(app: web.Application) -> AsyncIterator[None]:
+    """Campaigns: their store, the live progress of the page's streams, and what follows a survey's end."""
+    settings = app[keys.SETTINGS]
+    store = CampaignStore(app[keys.ENGINE], settings.data_dir / "campaigns", settings.timezone)
+    progress = CampaignProgress(store.snapshot)
+    follower = CampaignFollower(store.finish_if_done, progress)
+    app[keys.CAMPAIGNS], app[keys.CAMPAIGN_PROGRESS] = store, progress
+    app[keys.SURVEY_DIALER].ended_listeners.append(follower.survey_ended)
+    yield
+    progress.close()
+    await follower.close()
+
+
+async def _close_campaign_streams(app: web.Application) -> None:
+    """Before aiohttp waits for open requests: the campaigns' event streams would hold the shutdown up."""
+    if keys.CAMPAIGN_PROGRESS in app:
+        app[keys.CAMPAIGN_PROGRESS].close()
 
 
 async def _let_survey_calls_finish(app: web.Application) -> None:

@@ -13,12 +13,18 @@ from ivr.callbacks.dialer import CallbackDialer
 from ivr.calls.queue_log import QueueLogImporter
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker
+from ivr.campaigns.progress import CampaignProgress
+from ivr.campaigns.store import CampaignStore
 from ivr.desk.hub import DeskHub
 from ivr.fastagi import FastAgiServer
 from ivr.intake.context import CallContext
 from ivr.knowledge.store import KnowledgeStore
 from ivr.secrets import Secrets
 from ivr.settings import Settings
+from ivr.sms.inbox import SmsInbox
+from ivr.sms.kannel import KannelProcess
+from ivr.sms.sender import SmsSender
+from ivr.sms.store import SmsStore
 from ivr.surveys.dialer import SurveyDialer
 from ivr.surveys.store import SurveyStore
 from ivr.voicemail.ingest import VoicemailIngester
@@ -53,3 +59,9 @@ VOICEMAIL_INGESTER = web.AppKey("voicemail_ingester", VoicemailIngester)
 TRANSCRIBER = web.AppKey("transcriber", TranscriptionWorker)
 SURVEYS = web.AppKey("surveys", SurveyStore)
 SURVEY_DIALER = web.AppKey("survey_dialer", SurveyDialer)
+CAMPAIGNS = web.AppKey("campaigns", CampaignStore)
+CAMPAIGN_PROGRESS = web.AppKey("campaign_progress", CampaignProgress)
+SMS_STORE = web.AppKey("sms_store", SmsStore)
+SMS_SENDER = web.AppKey("sms_sender", SmsSender)
+SMS_INBOX = web.AppKey("sms_inbox", SmsInbox)
+KANNEL = web.AppKey("kannel", KannelProcess)  # only when the server runs Kannel (sms.run_kannel)

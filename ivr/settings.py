@@ -15,8 +15,7 @@ import tomllib
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import time
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -396,7 +395,8 @@ class SmsSettings:
     smpp_system_id: str = _setting("", doc="the SMPP login; its password goes in the secrets file (smpp_password)")
     run_kannel: bool = _setting(True, doc="start bearerbox and smsbox with the server; false: Kannel is run elsewhere "
                                           "(or not at all: messages wait, queued)")
-    restart_seconds: float = _setting(5.0, _positive, "a Kannel box that died is restarted after this long (then longer)")
+    restart_seconds: float = _setting(5.0, _positive, "a Kannel box that died is started again after this long "
+                                      "(longer after each failed start)")
     send_interval: float = _setting(0.1, _positive, "seconds between two messages handed to Kannel")
     retry_seconds: float = _setting(5.0, _positive, "first wait before a message Kannel did not take is tried again; "
                                     "it doubles up to retry_max_seconds")

@@ -53,7 +53,22 @@ TEST_PORTS = {
     "HOTLINE_ROUTING_PROGRESS_ANNOUNCE": "",
     # The speech model is loaded at a test's first voicemail, not by every test's server.
     "HOTLINE_TRANSCRIPTION_PRELOAD": "false",
+    # The server's Kannel (tests marked sms start it; see the settings fixture): ports of its own, apart from
+    # tests/e2e/test_kannel.py's 15200–15213. Short waits before a message Kannel did not take is tried again.
+    "HOTLINE_SMS_ADMIN_PORT": "15300",
+    "HOTLINE_SMS_BOX_PORT": "15301",
+    "HOTLINE_SMS_FAKE_PORT": "15310",
+    "HOTLINE_SMS_SENDSMS_PORT": "15313",
+    "HOTLINE_SMS_RUN_KANNEL": "false",
+    "HOTLINE_SMS_RETRY_SECONDS": "0.5",
+    "HOTLINE_SMS_RETRY_MAX_SECONDS": "2",
+    "HOTLINE_SMS_RESTART_SECONDS": "1",
+    "HOTLINE_SMS_SEND_INTERVAL": "0.02",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sms: the server starts Kannel (bearerbox and smsbox) for the test")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -101,8 +116,10 @@ def settings(base_settings: Settings, tmp_path: Path, request: pytest.FixtureReq
     callbacks = dataclasses.replace(base_settings.callbacks, dial=dial)
     surveys = dataclasses.replace(base_settings.surveys,
                                   dial=request.node.get_closest_marker("dials_surveys") is not None)
+    # Only the SMS tests pay for starting Kannel; elsewhere queued messages just wait.
+    sms = dataclasses.replace(base_settings.sms, run_kannel=request.node.get_closest_marker("sms") is not None)
     return dataclasses.replace(base_settings, data_dir=tmp_path, database_url="", callbacks=callbacks,
-                               surveys=surveys)
+                               surveys=surveys, sms=sms)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,1 +1,2 @@
-"""The SMS channel through the Kannel gateway (issue 6; so far its configuration and processes)."""
+"""The SMS channel through the Kannel gateway (issue 6; docs/sms.md): Kannel's configuration and processes,
+the sender, incoming SMS and delivery reports."""

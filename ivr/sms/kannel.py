@@ -2,9 +2,11 @@
 secrets, bearerbox (the SMSC connections and the message store) and smsbox (the sendsms HTTP interface, and
 incoming messages passed to our web endpoint), started and stopped with the hotline.
 
-Messages waiting in bearerbox are kept in its file store, so a restart sends them once it is back. Incoming
-messages are recoded to UTF-8 (`mo-recode`; Kannel joins the parts of a long one) and reach
-`/api/sms/incoming` with the token only Kannel knows. Everything listens on loopback.
+Messages waiting in bearerbox are kept in its file store, so a restart sends them once it is back; a box that
+dies is started again (`KannelProcess.supervise`). Incoming messages are recoded to UTF-8 (`mo-recode`; Kannel
+joins the parts of a long one) and reach `/api/sms/incoming` with the token only Kannel knows; one our server
+did not take is tried again by smsbox, and nothing we answer is texted back. Everything listens on loopback.
+docs/sms.md has the whole channel.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import logging
 import shutil
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,11 @@ INCOMING_FIELDS = "from=%p&to=%P&text=%a&coding=%c&at=%t&smsc=%i&id=%I"
 DLR_PATH = "/api/sms/dlr"
 SENDSMS_USER = "hotline"
 MAX_PARTS = 10  # the parts of one long SMS Kannel sends (sendsms-user max-messages)
+# Seconds a box has to stop before it is killed. Nothing is lost then: bearerbox writes each message to its store
+# file as it takes it, and smsbox keeps nothing on disk. When it stops, bearerbox can wait for a box to hand delivery
+# reports to that has gone; smsbox can hang in its HTTP retry queue's sleep.
+STOP_GRACE = {"bearerbox": 5.0, "smsbox": 3.0}
+AFTER_CRASH_GRACE = {"bearerbox": 5.0, "smsbox": 0.5}  # an smsbox whose bearerbox died hangs as it stops
 
 
 class KannelError(RuntimeError):
@@ -106,23 +114,49 @@ def _group(name: str, values: dict[str, object]) -> str:
 
 
 class KannelProcess:
-    """bearerbox, then smsbox once bearerbox listens; stopped in the reverse order."""
+    """bearerbox, then smsbox once bearerbox listens; stopped together. `supervise` starts them again
+    when one dies (smsbox leaves when bearerbox does) or did not start, not after `stop`."""
+
+    LONGEST_RESTART_WAIT = 300.0
+    STEADY_RUN = 60.0  # a run this long resets the wait before the next restart
 
     def __init__(self, settings: Settings, secrets: Secrets, layout: KannelLayout, start_timeout: float = 15) -> None:
         self.settings = settings
         self.secrets = secrets
         self.layout = layout
         self.start_timeout = start_timeout
-        self.boxes: list[asyncio.subprocess.Process] = []
+        self.boxes: dict[str, asyncio.subprocess.Process] = {}
+        self.restarts = 0
+        self.problem: str | None = None  # why the boxes are not running, while they are not
+        self.started_listeners: list[Callable[[], None]] = []  # the boxes are up (again)
+        self._wanted = asyncio.Event()  # start() was called, stop() was not
+        self._starting = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return len(self.boxes) == 2 and all(process.returncode is None for process in self.boxes.values())
 
     async def start(self) -> None:
-        programs = await asyncio.to_thread(self._prepare)
-        try:
-            await self._box(programs["bearerbox"], "bearerbox", self.settings.sms.box_port)
-            await self._box(programs["smsbox"], "smsbox", self.settings.sms.sendsms_port)
-        except BaseException:
-            await self.stop()
-            raise
+        """Both boxes up (nothing happens if they are); raises KannelError saying which did not start."""
+        async with self._starting:
+            self._wanted.set()
+            if self.running:
+                return
+            await self._terminate()  # what is left of a run where one box died
+            try:
+                programs = await asyncio.to_thread(self._prepare)
+                await self._box(programs["bearerbox"], "bearerbox", self.settings.sms.box_port)
+                await self._box(programs["smsbox"], "smsbox", self.settings.sms.sendsms_port)
+            except KannelError as exc:
+                self.problem = str(exc)
+                await self._terminate()
+                raise
+            except BaseException:
+                await self._terminate()
+                raise
+            self.problem = None
+        for listener in self.started_listeners:
+            listener()
 
     def _prepare(self) -> dict[str, str]:
         """The boxes' programs, and the configuration written (private: it holds the passwords)."""
@@ -140,7 +174,7 @@ class KannelProcess:
             process = await asyncio.create_subprocess_exec(
                 program, "-v", "1", str(self.layout.config), stdin=subprocess.DEVNULL, stdout=console,
                 stderr=console)
-        self.boxes.append(process)
+        self.boxes[box] = process
         try:
             async with asyncio.timeout(self.start_timeout):
                 while not await _listening(port):
@@ -153,16 +187,62 @@ class KannelProcess:
         logger.info("kannel %s started (pid %s)", box, process.pid)
 
     async def stop(self) -> None:
-        for process in reversed(self.boxes):
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    async with asyncio.timeout(10):
-                        await process.wait()
-                except TimeoutError:
-                    process.kill()
+        self._wanted.clear()
+        await self._terminate()
+
+    async def _terminate(self, grace: Mapping[str, float] = STOP_GRACE) -> None:
+        """Both told to stop at once, then each given its grace before it is killed."""
+        running = {box: process for box, process in self.boxes.items() if process.returncode is None}
+        for process in running.values():
+            process.terminate()
+        for box, process in running.items():
+            try:
+                async with asyncio.timeout(grace[box]):
                     await process.wait()
+            except TimeoutError:
+                logger.warning("kannel %s did not stop within %g s: killed", box, grace[box])
+                process.kill()
+                await process.wait()
         self.boxes.clear()
+
+    async def supervise(self, restart_seconds: float) -> None:
+        """Runs until cancelled: boxes that died, or did not start, are started again after `restart_seconds`;
+        the wait doubles after each failed start or short run, up to LONGEST_RESTART_WAIT."""
+        wait = restart_seconds
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wanted.wait()
+            if self._starting.locked():  # a start() in progress: see how it ends
+                async with self._starting:
+                    continue
+            if not self.running:
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, self.LONGEST_RESTART_WAIT)
+                if self._wanted.is_set() and not self.running:
+                    try:
+                        await self.start()
+                    except KannelError as exc:
+                        logger.error("kannel did not start: %s; trying again in %g s", exc, wait)
+                    else:
+                        self.restarts += 1
+                        logger.info("kannel restarted (restart %d)", self.restarts)
+                continue
+            began = loop.time()
+            exits = {asyncio.ensure_future(process.wait()): box for box, process in self.boxes.items()}
+            try:
+                done, _pending = await asyncio.wait(exits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in exits:
+                    waiting.cancel()
+            if not self._wanted.is_set():
+                continue  # stop() stopped them
+            self.problem = " and ".join(
+                f"{exits[finished]} exited ({finished.result()}): see {self.layout.log(exits[finished])}"
+                for finished in done)
+            if loop.time() - began >= self.STEADY_RUN:
+                wait = restart_seconds
+            logger.error("kannel: %s; starting it again in %g s", self.problem, wait)
+            await self._terminate(AFTER_CRASH_GRACE)
 
 
 async def _listening(port: int) -> bool:

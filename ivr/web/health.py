@@ -28,6 +28,8 @@ async def healthz(request: web.Request) -> web.Response:
         "live_calls": len(app[keys.TRACKER].live),
         # Not part of "ok": calls are answered without a speech model; voicemails then wait, untranscribed.
         "transcription": _transcription(app),
+        # Not part of "ok" either: calls are answered without SMS; messages wait, queued.
+        "sms": await _sms(app),
     }
     healthy = database["ok"] and ami.connected and fastagi.listening
     body["ok"] = healthy
@@ -46,6 +48,23 @@ def _transcription(app: web.Application) -> dict[str, Any]:
     worker, ingester = app[keys.TRANSCRIBER], app[keys.VOICEMAIL_INGESTER]
     return {"ok": worker.problem is None, "model": str(worker.pool.model.path) if worker.pool else None,
             "problem": worker.problem, "voicemails_waiting_for_database": len(ingester.waiting)}
+
+
+async def _sms(app: web.Application) -> dict[str, Any]:
+    sender = app[keys.SMS_SENDER]
+    kannel = app.get(keys.KANNEL)
+    section: dict[str, Any] = {
+        "kannel": {"managed": kannel is not None, "running": kannel.running if kannel else None,
+                   "restarts": kannel.restarts if kannel else 0, "problem": kannel.problem if kannel else None},
+        "sent_since_start": sender.sent, "problem": sender.problem}
+    try:
+        counts = await app[keys.SMS_STORE].counts()
+    except (SQLAlchemyError, OSError):
+        counts = None
+    if counts is not None:
+        section |= {status: counts.get(status, 0) for status in ("queued", "sending", "unknown", "failed")}
+    section["ok"] = (kannel is None or kannel.running) and sender.problem is None
+    return section
 
 
 def setup_routes(app: web.Application) -> None:
