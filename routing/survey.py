@@ -38,16 +38,6 @@ class Answer:
     solved: bool | None
     rating: str | None
 
-    @property
-    def complete(self) -> bool:
-        return self.solved is not None and self.rating is not None
-
-
-def from_keys(solved_key: str, rating_key: str) -> Answer:
-    """The telephone survey's two key presses; an unknown or missing key leaves that answer open."""
-    return Answer(SOLVED_KEYS.get(solved_key[:1]) if solved_key else None,
-                  RATING_KEYS.get(rating_key[:1]) if rating_key else None)
-
 
 def from_sms(text: str) -> Answer:
     """A citizen's SMS reply: two digits (`14`, `1 4`, `１，４`) or words (`已解决，满意`)."""

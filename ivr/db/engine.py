@@ -12,7 +12,11 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# What the database being away (stopped, restarting, unreachable) raises; TimeoutError is an OSError.
+DATABASE_ERRORS = (SQLAlchemyError, OSError)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 S = TypeVar("S")

@@ -203,8 +203,9 @@ class SmsInbox:
         return Handled(kept.id, ANSWERED, survey_id=survey.id, detail=f"survey {survey.id}: {answers}")
 
     async def _order(self, kept: Kept, now: datetime) -> Handled:
-        def acknowledgement(order_number: str) -> Reply | None:
-            return self._reply_to(kept.number, ACK_TEXT.format(number=order_number), "ack", "")
+        def acknowledgement(order_id: int, order_number: str) -> Reply | None:
+            return self._reply_to(kept.number, ACK_TEXT.format(number=order_number), "ack", f"ack:{order_id}",
+                                  order_id=order_id)
 
         opened = await self.store.open_order(kept.id, kept.number, kept.text, now, acknowledgement)
         if opened is None:
@@ -214,9 +215,10 @@ class SmsInbox:
         return Handled(kept.id, ORDER, order_id, order_number, detail=f"order {order_number}")
 
     @staticmethod
-    def _reply_to(number: str, text: str, purpose: str, dedup_key: str, survey_id: int | None = None) -> Reply | None:
+    def _reply_to(number: str, text: str, purpose: str, dedup_key: str, survey_id: int | None = None,
+                  order_id: int | None = None) -> Reply | None:
         """An SMS back, to a mobile (a landline cannot receive one)."""
-        return Reply(number, text, purpose, dedup_key, survey_id=survey_id) if is_mobile(number) else None
+        return Reply(number, text, purpose, dedup_key, survey_id, order_id) if is_mobile(number) else None
 
     def _queued(self, reply: Reply | None) -> None:
         if reply is not None:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.db.engine import upsert_insert
 from ivr.db.models import SmsMessage
+from ivr.sms import delivery
 from routing.sms_text import split
 
 
@@ -16,7 +17,7 @@ async def enqueue(connection: AsyncConnection, *, number: str, text: str, purpos
                   now: datetime, survey_id: int | None = None, order_id: int | None = None) -> None:
     """Queue one message (nothing happens if its dedup key was queued before)."""
     statement = upsert_insert(connection.engine)(SmsMessage).values(
-        direction="out", number=number, text=text, status="queued", purpose=purpose, dedup_key=dedup_key,
+        direction=delivery.OUT, number=number, text=text, status=delivery.QUEUED, purpose=purpose, dedup_key=dedup_key,
         survey_id=survey_id, order_id=order_id, attempts=0, next_at=now, parts=len(split(text).parts),
         created_at=now, updated_at=now,
     ).on_conflict_do_nothing(index_elements=["dedup_key"])

@@ -10,15 +10,14 @@ import logging
 from datetime import UTC, datetime
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import keys
+from ivr.db.engine import DATABASE_ERRORS
 from ivr.sms import delivery
 from ivr.sms.inbox import BadIncoming, parse
 from ivr.sms.kannel import DLR_PATH, INCOMING_PATH
 
 logger = logging.getLogger(__name__)
-DATABASE_AWAY = (SQLAlchemyError, OSError)  # TimeoutError is an OSError
 
 
 async def incoming(request: web.Request) -> web.Response:
@@ -35,12 +34,12 @@ async def incoming(request: web.Request) -> web.Response:
     except BadIncoming as exc:
         try:
             await inbox.reject(fields, str(exc))
-        except DATABASE_AWAY as away:
+        except DATABASE_ERRORS as away:
             return _away("incoming SMS (rejected)", away)
         return _plain(400, str(exc))
     try:
         await inbox.receive(sms)
-    except DATABASE_AWAY as exc:
+    except DATABASE_ERRORS as exc:
         return _away(f"incoming SMS {sms.kannel_id}", exc)
     return web.Response(text="")
 
@@ -58,7 +57,7 @@ async def delivery_report(request: web.Request) -> web.Response:
     try:
         status = await request.app[keys.SMS_STORE].report(int(message_id), int(report), fields.get("answer", ""),
                                                           datetime.now(UTC))
-    except DATABASE_AWAY as exc:
+    except DATABASE_ERRORS as exc:
         return _away(f"delivery report for sms {message_id}", exc)
     if status is None:
         return _plain(404, f"no outgoing SMS {message_id}")

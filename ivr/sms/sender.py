@@ -113,9 +113,7 @@ class SmsSender:
                         continue
                     # Kannel did not take it: the next message waits as long (unless something wakes us)
                     pause = attempt.retry_in if attempt is not None else await self._idle_seconds()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(pause):
-                        await self._wake.wait()
+                await self._pause(pause)
 
     async def stop(self, task: asyncio.Task[None]) -> None:
         """Lets the message being handed to Kannel finish (its outcome stored), then ends the task."""
@@ -164,8 +162,7 @@ class SmsSender:
 
     async def _settle(self, attempt: Attempt, next_at: datetime | None) -> None:
         try:
-            await self.store.settle(attempt.message_id, attempt.outcome, self.clock(),
-                                    None if attempt.outcome == delivery.SENT else attempt.detail, next_at)
+            await self._store_outcome(attempt, next_at)
         except (SQLAlchemyError, OSError):
             self._unsettled.append((attempt, next_at))  # written once the database is back
             raise
@@ -174,10 +171,18 @@ class SmsSender:
 
     async def _settle_left_over(self) -> None:
         while self._unsettled:
-            attempt, next_at = self._unsettled[0]
-            await self.store.settle(attempt.message_id, attempt.outcome, self.clock(),
-                                    None if attempt.outcome == delivery.SENT else attempt.detail, next_at)
+            await self._store_outcome(*self._unsettled[0])
             self._unsettled.pop(0)
+
+    async def _store_outcome(self, attempt: Attempt, next_at: datetime | None) -> None:
+        await self.store.settle(attempt.message_id, attempt.outcome, self.clock(),
+                                None if attempt.outcome == delivery.SENT else attempt.detail, next_at)
+
+    async def _pause(self, seconds: float) -> None:
+        """Waits `seconds`, or less if something wakes the sender."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def _report(self, attempt: Attempt) -> None:
         level = logging.INFO if attempt.outcome == delivery.SENT else logging.WARNING
@@ -202,9 +207,7 @@ class SmsSender:
             except (SQLAlchemyError, OSError) as exc:
                 self.problem = f"database: {type(exc).__name__}"
                 logger.warning("sms sender: database unavailable at start (%s); trying again", type(exc).__name__)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.sms.poll_seconds):
-                        await self._wake.wait()
+                await self._pause(self.settings.sms.poll_seconds)
                 self._wake.clear()
 
     async def _idle_seconds(self) -> float:

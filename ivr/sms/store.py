@@ -73,7 +73,8 @@ class SmsStore:
     async def claim(self, now: datetime) -> Outgoing | None:
         """The oldest message due, now sending with its attempt counted (before Kannel is asked: a crash in
         between leaves it sending, and the next start marks it unknown rather than sending it again)."""
-        query = (select(SmsMessage.id, SmsMessage.attempts)
+        query = (select(SmsMessage.id, SmsMessage.attempts, SmsMessage.number, SmsMessage.text, SmsMessage.purpose,
+                        SmsMessage.parts)
                  .where(SmsMessage.direction == delivery.OUT, SmsMessage.status == delivery.QUEUED,
                         SmsMessage.next_at <= now)
                  .order_by(SmsMessage.next_at, SmsMessage.id).limit(1))
@@ -87,11 +88,7 @@ class SmsStore:
                                              SmsMessage.attempts == row.attempts)
                     .values(status=delivery.SENDING, attempts=row.attempts + 1, updated_at=now))
                 if claimed.rowcount == 1:
-                    message = (await connection.execute(
-                        select(SmsMessage.number, SmsMessage.text, SmsMessage.purpose, SmsMessage.parts)
-                        .where(SmsMessage.id == row.id))).one()
-                    return Outgoing(row.id, message.number, message.text, message.purpose, row.attempts + 1,
-                                    message.parts)
+                    return Outgoing(row.id, row.number, row.text, row.purpose, row.attempts + 1, row.parts)
         return None
 
     async def settle(self, message_id: int, outcome: str, now: datetime, error: str | None = None,
@@ -224,10 +221,10 @@ class SmsStore:
         return moved
 
     async def open_order(self, message_id: int, number: str, text: str, now: datetime,
-                         acknowledgement: Callable[[str], Reply | None]) -> tuple[int, str] | None:
+                         acknowledgement: Callable[[int, str], Reply | None]) -> tuple[int, str] | None:
         """An SMS work order (a draft, source sms) with the message's text as sent, the message handled and the
-        acknowledgement with the order's number queued, in one transaction: (order id, order number), or None if
-        the message was handled already."""
+        acknowledgement (made from the order's id and number) queued, in one transaction: (order id, order number),
+        or None if the message was handled already."""
         async with self.engine.begin() as connection:
             if not await self._handle_in(connection, message_id, now, status=delivery.HANDLED, purpose="request"):
                 return None
@@ -240,10 +237,9 @@ class SmsStore:
             await record_event(connection, order_id, SMS_ACTOR, "create", None, lifecycle.DRAFT, now,
                                data={"channel": "sms", "sms_id": message_id})
             await connection.execute(update(SmsMessage).where(SmsMessage.id == message_id).values(order_id=order_id))
-            reply = acknowledgement(readable)
+            reply = acknowledgement(order_id, readable)
             if reply is not None:
-                await _queue(connection, Reply(reply.number, reply.text, reply.purpose, f"ack:{order_id}",
-                                               order_id=order_id), now)
+                await _queue(connection, reply, now)
         return order_id, readable
 
     @staticmethod

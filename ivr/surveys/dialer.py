@@ -20,7 +20,7 @@ from ivr.ami import events
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiError
 from ivr.background import Background
-from ivr.db.models import Campaign, Survey
+from ivr.db.models import Campaign, Survey, as_utc
 from ivr.settings import Settings
 from ivr.surveys import outcomes
 from ivr.surveys.store import CALLING, ENDED, WAITING_REPLY, Planned, SurveyStore
@@ -74,6 +74,8 @@ class SurveyDialer:
         self.background = Background("survey bookkeeping", logger)
         self.ended_listeners: list[Callable[[Survey], None]] = []  # every survey that ended (tests, progress)
         self.texted_listeners: list[Callable[[], None]] = []  # an SMS was queued: the sender wakes
+        # A campaign's name, channels and quotas never change once it is imported: read once, not per number.
+        self._campaigns: dict[int, Campaign | None] = {}
 
     @property
     def in_flight(self) -> int:
@@ -117,7 +119,7 @@ class SurveyDialer:
         orders = await self.store.closed_unvisited(ROUND_SIZE)
         for order in orders:
             rule = visits.rule_for(order.type, self.rules)
-            closed = _aware(order.closed_at).astimezone(self.zone)
+            closed = as_utc(order.closed_at).astimezone(self.zone)
             citizens = await self.store.citizens(order.id, order.caller_number)
             planned = [Planned(number, visits.first_step(visits.Visit(closed), rule, self.windows, number, blocked,
                                                           is_mobile(number))) for number in citizens]
@@ -159,7 +161,7 @@ class SurveyDialer:
             _visit, step = visits.after_attempt(self._visit_of(survey), visits.NO_REPLY, now,
                                                 await self._rule_of(survey), self.windows, is_mobile(survey.number))
             if await self.store.step(survey, WAITING_REPLY, step, self.clock(), visits.NO_REPLY):
-                await self._maybe_ended(survey.id)
+                await self._stepped(survey.id, step)
 
     # Calls
 
@@ -228,18 +230,18 @@ class SurveyDialer:
             return
         if outcome == visits.ANSWERED:
             outcome = visits.NO_ANSWER
-        visit = visits.Visit(survey.closed_at.astimezone(self.zone), survey.calls - 1, survey.texted)
-        _visit, step = visits.after_attempt(visit, outcome, self.now(), await self._rule_of(survey),
-                                            self.windows, is_mobile(survey.number))
+        # The call was counted when it was claimed; the rules count it from the attempt's outcome.
+        _visit, step = visits.after_attempt(self._visit_of(survey, survey.calls - 1), outcome, self.now(),
+                                            await self._rule_of(survey), self.windows, is_mobile(survey.number))
         if await self.store.call_ended(survey_id, outcome, step, self.clock(), channel):
             logger.info("survey %d: call %s, next %s %s", survey_id, outcome, step.action,
                         f"at {step.at:%Y-%m-%d %H:%M}" if step.at else step.reason)
-            await self._maybe_ended(survey_id)
+            await self._stepped(survey_id, step)
 
     async def _recover_lost_calls(self) -> None:
         """Calls a previous server left in progress: counted as made (never redialled in the same window)."""
         for survey in await self.store.calls_in_flight():
-            if survey.updated_at and _aware(survey.updated_at) < self.clock() - LOST_CALL:
+            if survey.updated_at < self.clock() - LOST_CALL:
                 logger.warning("survey %d: its call was in progress when the server stopped", survey.id)
                 await self._call_ended(survey.id, "interrupted")
 
@@ -256,12 +258,16 @@ class SurveyDialer:
         await self.store.comment(survey_id, path, order_id, self.clock())
 
     async def survey_answered(self, survey: Survey) -> None:
-        await self._maybe_ended(survey.id)
+        await self._ended(survey)
 
-    async def _maybe_ended(self, survey_id: int) -> None:
-        survey = await self.store.get(survey_id)
-        if survey is None or survey.status not in ENDED:
-            return
+    async def _stepped(self, survey_id: int, step: visits.Step) -> None:
+        """After a step was written: a step that ended the survey ends it here too."""
+        if step.action in ("done", "unreachable"):
+            survey = await self.store.get(survey_id)
+            if survey is not None and survey.status in ENDED:
+                await self._ended(survey)
+
+    async def _ended(self, survey: Survey) -> None:
         if survey.order_id is not None and await self.store.round_over(survey.order_id, survey.round):
             await self.order_ended(survey.order_id)
         for listener in self.ended_listeners:
@@ -272,7 +278,7 @@ class SurveyDialer:
     async def _rule_of(self, survey: Survey) -> visits.VisitRule:
         if survey.campaign_id is None:
             return visits.rule_for(await self.store.order_type(survey.order_id), self.rules)
-        campaign = await self.store.campaign(survey.campaign_id)
+        campaign = await self._campaign(survey.campaign_id)
         channels = tuple(channel for channel in campaign.channels.split(",") if channel) if campaign else ("phone",)
         default = visits.rule_for("*", self.rules)
         return visits.VisitRule("*", 0, self.settings.surveys.campaign_days, channels, default.call_attempts)
@@ -280,7 +286,7 @@ class SurveyDialer:
     async def _over_quota(self, survey: Survey) -> bool:
         if survey.campaign_id is None or survey.unit is None or survey.calls or survey.texted:
             return False
-        campaign = await self.store.campaign(survey.campaign_id)
+        campaign = await self._campaign(survey.campaign_id)
         if campaign is None or not outcomes.quota_reached(campaign, survey.unit,
                                                           await self.store.answered_in(campaign.id, survey.unit)):
             return False
@@ -294,11 +300,17 @@ class SurveyDialer:
         if survey.order_id is not None:
             number = await self.store.order_number(survey.order_id)
             return script.sms_text(f"您反映的问题（工单{number}）已办结，请评价。")
-        campaign: Campaign | None = await self.store.campaign(survey.campaign_id or 0)
+        campaign = await self._campaign(survey.campaign_id or 0)
         return script.sms_text(f"{campaign.name if campaign else script.title}，")
 
-    def _visit_of(self, survey: Survey) -> visits.Visit:
-        return visits.Visit(survey.closed_at.astimezone(self.zone), survey.calls, survey.texted)
+    async def _campaign(self, campaign_id: int) -> Campaign | None:
+        if campaign_id not in self._campaigns:
+            self._campaigns[campaign_id] = await self.store.campaign(campaign_id)
+        return self._campaigns[campaign_id]
+
+    def _visit_of(self, survey: Survey, calls: int | None = None) -> visits.Visit:
+        return visits.Visit(survey.closed_at.astimezone(self.zone), survey.calls if calls is None else calls,
+                            survey.texted)
 
     # Stopping
 
@@ -312,7 +324,4 @@ class SurveyDialer:
             logger.warning("%d survey call(s) still in progress at shutdown", self.in_flight)
         await self.background.finish(timeout=5)
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

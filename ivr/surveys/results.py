@@ -3,6 +3,7 @@ the order). An answer whose appeal the centre upheld does not count against the 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.models import Department, Survey, WorkOrder
-from routing.survey import SATISFIED
+from routing.survey import SATISFIED, satisfaction_rate
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,5 @@ async def rates(engine: AsyncEngine, since: datetime, until: datetime,
 
 def order_rate(surveys: list[Survey]) -> float | None:
     """An order's rate: its citizens' answers (all rounds' latest), upheld appeals left out."""
-    counted = [survey for survey in surveys if survey.status == "answered" and survey.rating and
-               survey.appeal != "upheld"]
-    return sum(survey.rating in SATISFIED for survey in counted) / len(counted) if counted else None
+    return satisfaction_rate(Counter(survey.rating for survey in surveys
+                                     if survey.status == "answered" and survey.rating and survey.appeal != "upheld"))

@@ -12,7 +12,7 @@ from aiohttp import web
 from ivr import keys
 from ivr.db.models import Survey
 from ivr.surveys.results import order_rate, rates
-from ivr.workorders.actors import SUPERVISOR, Actor, mask_number
+from ivr.workorders.actors import ADMINISTRATOR, SUPERVISOR, Actor, mask_number
 from ivr.workorders.errors import ActionRefused, BadOrder, Forbidden, OrderNotFound
 from ivr.workorders.routes import body_of, current_actor
 from routing.numbers import BadNumber, normalise
@@ -129,7 +129,7 @@ async def do_not_contact(request: web.Request) -> web.Response:
 
 async def _supervisor(request: web.Request) -> Actor:
     actor = await current_actor(request)
-    if actor.role not in (SUPERVISOR, "administrator"):
+    if actor.role not in (SUPERVISOR, ADMINISTRATOR):
         raise Forbidden("the do-not-contact list is kept by supervisors")
     return actor
 

@@ -38,6 +38,7 @@ class Planned:
 def row_of(row: Any) -> Survey:
     survey = Survey(**row._asdict())
     survey.closed_at = as_utc(survey.closed_at)
+    survey.updated_at = as_utc(survey.updated_at)
     survey.next_at = as_utc(survey.next_at) if survey.next_at else None
     return survey
 

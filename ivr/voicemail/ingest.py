@@ -24,14 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from ivr.calls.store import CallStore
+from ivr.db.engine import DATABASE_ERRORS
 from ivr.settings import VoicemailSettings
 from ivr.voicemail.store import Recording, VoicemailStore
 
 logger = logging.getLogger(__name__)
-DATABASE_ERRORS = (SQLAlchemyError, OSError)
 SETTLE = timedelta(seconds=60)  # beyond the longest recording, before a file with no call record is taken in
 # Retention is in days: looking once an hour is enough, and spares the orders table a query every scan.
 RETENTION_EVERY = timedelta(hours=1)

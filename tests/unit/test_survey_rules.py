@@ -1,5 +1,5 @@
-"""Groundwork for issue 6 (pure rules, not wired in yet): the survey's answers by keys and by SMS, what they
-lead to, the satisfaction rate; phone numbers in one form; a campaign's number list with its bad rows."""
+"""Pure rules of issue 6: the survey's answers by SMS, what they lead to, the satisfaction rate; phone numbers
+in one form; a campaign's number list with its bad rows."""
 
 from __future__ import annotations
 
@@ -8,13 +8,6 @@ import pytest
 from routing import survey
 from routing.campaign_list import parse
 from routing.numbers import BadNumber, is_mobile, normalise
-
-
-def test_keys_answer_both_questions_and_an_unknown_key_leaves_one_open() -> None:
-    assert survey.from_keys("1", "2") == survey.Answer(True, "satisfied")
-    assert survey.from_keys("2", "5") == survey.Answer(False, "very_dissatisfied")
-    assert survey.from_keys("", "9") == survey.Answer(None, None)
-    assert not survey.from_keys("1", "").complete
 
 
 @pytest.mark.parametrize(("reply", "solved", "rating"), [
