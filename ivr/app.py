@@ -58,7 +58,7 @@ from ivr.voicemail import routes as voicemail_routes
 from ivr.voicemail.ingest import VoicemailIngester
 from ivr.voicemail.store import VoicemailStore, policy_of
 from ivr.voicemail.worker import TranscriptionWorker
-from ivr.web import health, passwords
+from ivr.web import health, passwords, shared
 from ivr.web.auth import auth_middleware
 from ivr.workorders import routes as workorders
 from ivr.workorders.directory import Directory
@@ -104,6 +104,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app.on_shutdown.append(_close_campaign_streams)
     app.on_shutdown.append(_let_survey_calls_finish)
     health.setup_routes(app)
+    shared.setup_routes(app)
     desk.setup_routes(app)
     reports.setup_routes(app)
     handoff.setup_routes(app)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -93,6 +94,11 @@ def check_quotas(quotas: Mapping[str, object], units: Iterable[str]) -> dict[str
                            "list)")
         checked[unit] = quota_count(unit, value)
     return checked
+
+
+def quotas_from(text: str | None) -> dict[str, int]:
+    """A campaign's quotas as stored (campaigns.quotas, a JSON object): unit → answers wanted; {} for none."""
+    return {str(unit): int(count) for unit, count in json.loads(text or "{}").items()}
 
 
 def decode_list(data: bytes) -> str:

@@ -91,7 +91,7 @@ def cmd_status(settings: Settings, arguments: argparse.Namespace, out: TextIO | 
 def status_text(progress: Progress, problems: int, zone: ZoneInfo) -> str:
     """A campaign as `hotline campaign status` prints it: its state, then a line per unit and one for all."""
     campaign, total = progress.campaign, progress.total
-    lines = [f"campaign {campaign.id}: {campaign.name} · {_script_title(campaign)} · "
+    lines = [f"campaign {campaign.id}: {campaign.name} · {campaign.script_title} · "
              f"{rules.CHANNEL_LABELS.get(campaign.channels, campaign.channels)} · {campaign.status}"
              + _times(campaign, zone)
              + (f" · {problems} problem line(s) in its list" if problems else ""),
@@ -102,10 +102,6 @@ def status_text(progress: Progress, problems: int, zone: ZoneInfo) -> str:
                      f"{'—' if unit.quota is None else unit.quota:>8} {unit.live:>8} "
                      f"{rules.percent(unit.satisfaction) or '—':>9}  {unit.name}")
     return "\n".join(lines)
-
-
-def _script_title(campaign: CampaignRow) -> str:
-    return SCRIPTS[campaign.script].title if campaign.script in SCRIPTS else campaign.script
 
 
 def _times(campaign: CampaignRow, zone: ZoneInfo) -> str:

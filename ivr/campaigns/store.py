@@ -62,9 +62,12 @@ class CampaignRow:
     started_at: datetime | None
     finished_at: datetime | None
 
+    @property
+    def script_title(self) -> str:
+        return SCRIPTS[self.script].title if self.script in SCRIPTS else self.script
+
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "script": self.script,
-                "script_title": SCRIPTS[self.script].title if self.script in SCRIPTS else self.script,
+        return {"id": self.id, "name": self.name, "script": self.script, "script_title": self.script_title,
                 "channels": self.channels, "status": self.status, "quotas": self.quotas,
                 "created_by": self.created_by, "created_at": _iso(self.created_at),
                 "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at)}
@@ -252,35 +255,16 @@ class CampaignStore:
         return [(_row(row), by_campaign.get(row.id, {})) for row in rows]
 
     async def progress(self, campaign_id: int) -> Progress:
-        asked = case((or_(Survey.calls > 0, Survey.texted.is_(True)), 1), else_=0)
-        query = (select(Survey.unit, Survey.status, asked, Survey.rating, func.count())
-                 .where(Survey.campaign_id == campaign_id).group_by(Survey.unit, Survey.status, asked, Survey.rating))
         async with self.engine.connect() as connection:
-            campaign = await _campaign(connection, campaign_id)
-            rows = (await connection.execute(query)).all()
-            names = dict((await connection.execute(select(Department.code, Department.name))).all())
-        tallies: dict[str, _Tally] = {unit: _Tally() for unit in campaign.quotas}
-        total = _Tally()
-        for unit, status, was_asked, rating, count in rows:
-            for tally in (tallies.setdefault(unit or "", _Tally()), total):
-                tally.add(status, bool(was_asked), rating, int(count))
-        units = [_unit_progress(unit, names.get(unit, unit), tallies[unit], campaign.quotas.get(unit))
-                 for unit in sorted(tallies)]
-        quotas = [unit.quota if unit.quota is not None else unit.numbers for unit in units]
-        return Progress(campaign, units, _unit_progress("", "全部", total, sum(quotas) if campaign.quotas else None))
+            return await _progress(connection, await _campaign(connection, campaign_id))
 
     async def results(self, campaign_id: int) -> tuple[Script, list[rules.QuestionResult]]:
         """The answers per unit and question (then every unit together), counted, with the satisfaction rate."""
-        query = (select(Survey.unit, SurveyAnswer.question, SurveyAnswer.answer, func.count())
-                 .join(Survey, Survey.id == SurveyAnswer.survey_id)
-                 .where(Survey.campaign_id == campaign_id)
-                 .group_by(Survey.unit, SurveyAnswer.question, SurveyAnswer.answer))
         async with self.engine.connect() as connection:
             campaign = await _campaign(connection, campaign_id)
-            rows = (await connection.execute(query)).all()
+            counts = await _answer_counts(connection, campaign_id)
             units = (await connection.execute(
                 select(Survey.unit).where(Survey.campaign_id == campaign_id).distinct())).scalars().all()
-        counts = {(unit or "", question, answer): int(count) for unit, question, answer, count in rows}
         script = SCRIPTS[campaign.script]
         every_unit = sorted({unit or "" for unit in units} | set(campaign.quotas))
         return script, rules.question_results(script, every_unit, counts)
@@ -310,9 +294,13 @@ class CampaignStore:
             for row in numbers))
 
     async def snapshot(self, campaign_id: int) -> dict[str, Any]:
-        """What the page shows of a campaign, as JSON: its state, progress per unit and results."""
-        progress = await self.progress(campaign_id)
-        _script, results = await self.results(campaign_id)
+        """What the page shows of a campaign, as JSON: its state, progress per unit and results (read by every
+        open page at least once a second: one connection, the results for the units the progress found)."""
+        async with self.engine.connect() as connection:
+            progress = await _progress(connection, await _campaign(connection, campaign_id))
+            counts = await _answer_counts(connection, campaign_id)
+        results = rules.question_results(SCRIPTS[progress.campaign.script], [unit.unit for unit in progress.units],
+                                         counts)
         return {**progress.as_json(), "results": [result.as_json() for result in results]}
 
     async def unit_names(self) -> dict[str, str]:
@@ -388,6 +376,33 @@ async def _campaign(connection: AsyncConnection, campaign_id: int) -> CampaignRo
     return _row(row)
 
 
+async def _progress(connection: AsyncConnection, campaign: CampaignRow) -> Progress:
+    """Per unit (those with numbers and those with a quota, by code), then every unit together."""
+    asked = case((or_(Survey.calls > 0, Survey.texted.is_(True)), 1), else_=0)
+    rows = (await connection.execute(
+        select(Survey.unit, Survey.status, asked, Survey.rating, func.count())
+        .where(Survey.campaign_id == campaign.id).group_by(Survey.unit, Survey.status, asked, Survey.rating))).all()
+    names = dict((await connection.execute(select(Department.code, Department.name))).all())
+    tallies: dict[str, _Tally] = {unit: _Tally() for unit in campaign.quotas}
+    total = _Tally()
+    for unit, status, was_asked, rating, count in rows:
+        for tally in (tallies.setdefault(unit or "", _Tally()), total):
+            tally.add(status, bool(was_asked), rating, int(count))
+    units = [_unit_progress(unit, names.get(unit, unit), tallies[unit], campaign.quotas.get(unit))
+             for unit in sorted(tallies)]
+    quotas = [unit.quota if unit.quota is not None else unit.numbers for unit in units]
+    return Progress(campaign, units, _unit_progress("", "全部", total, sum(quotas) if campaign.quotas else None))
+
+
+async def _answer_counts(connection: AsyncConnection, campaign_id: int) -> dict[tuple[str, str, str], int]:
+    """(unit, question, answer) → how many of the campaign's numbers gave it."""
+    rows = (await connection.execute(
+        select(Survey.unit, SurveyAnswer.question, SurveyAnswer.answer, func.count())
+        .join(Survey, Survey.id == SurveyAnswer.survey_id).where(Survey.campaign_id == campaign_id)
+        .group_by(Survey.unit, SurveyAnswer.question, SurveyAnswer.answer))).all()
+    return {(unit or "", question, answer): int(count) for unit, question, answer, count in rows}
+
+
 async def _finish_if_done(connection: AsyncConnection, campaign_id: int, now: datetime) -> bool:
     left = exists().where(Survey.campaign_id == campaign_id, Survey.status.in_(LIVE))
     result = await connection.execute(
@@ -428,7 +443,7 @@ def _unit_progress(unit: str, name: str, tally: _Tally, quota: int | None) -> Un
 
 def _row(row: Any) -> CampaignRow:
     return CampaignRow(row.id, row.name, row.script, row.channels, row.status,
-                       {str(unit): int(count) for unit, count in json.loads(row.quotas or "{}").items()},
+                       rules.quotas_from(row.quotas),
                        row.created_by, as_utc(row.created_at), as_utc(row.started_at) if row.started_at else None,
                        as_utc(row.finished_at) if row.finished_at else None)
 

@@ -7,11 +7,12 @@ import logging
 from datetime import UTC, datetime
 
 from ivr.db.models import Campaign, Survey
-from ivr.surveys.store import ANSWERED, SurveyStore, quotas_of
+from ivr.surveys.store import ANSWERED, SurveyStore
 from ivr.workorders.actors import SYSTEM_ACTOR
 from ivr.workorders.errors import ActionRefused
 from ivr.workorders.service import OrderService
 from routing import return_visits as visits
+from routing.campaigns import quotas_from
 from routing.survey import SATISFIED, Answer, consequence
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def hangup_outcome(cause: str) -> str:
 
 
 def quota_reached(campaign: Campaign, unit: str, answered: int) -> bool:
-    wanted = quotas_of(campaign).get(unit)
+    wanted = quotas_from(campaign.quotas).get(unit)
     return wanted is not None and answered >= wanted
 
 

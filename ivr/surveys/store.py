@@ -5,7 +5,6 @@ step that sends it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -301,6 +300,3 @@ class SurveyStore:
             .values(updated_at=now, **values))
         return bool(result.rowcount == 1)
 
-
-def quotas_of(campaign: Campaign) -> dict[str, int]:
-    return {str(unit): int(count) for unit, count in json.loads(campaign.quotas or "{}").items()}

@@ -1,6 +1,5 @@
 "use strict";
 // Survey campaigns for supervisors: upload a list, start, pause, resume; progress pushed by the server (SSE).
-const $ = (id) => document.getElementById(id);
 const STATUSES = { ready: "待启动", running: "进行中", paused: "已暂停", finished: "已完成", cancelled: "已取消" };
 const SURVEY_STATUSES = { due: "待联系", calling: "通话中", waiting_reply: "待回复", answered: "已回答",
   unreachable: "联系不上", quota_met: "已满额", cancelled: "已取消" };
@@ -11,35 +10,7 @@ const ALLOWED = { start: ["ready", "paused"], pause: ["running"], resume: ["paus
   cancel: ["ready", "running", "paused"] };
 let choices = { scripts: [], units: [], channels: [] }, current = null, stream = null;
 
-function csrfToken() {
-  const found = document.cookie.split("; ").find((item) => item.startsWith("hotline_csrf="));
-  return found ? decodeURIComponent(found.slice("hotline_csrf=".length)) : "";
-}
-
-async function api(method, path, body, raw) {
-  const headers = { "X-CSRF-Token": csrfToken() };
-  if (body && !raw) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { method, credentials: "same-origin", headers,
-                                       body: raw ? body : body ? JSON.stringify(body) : undefined });
-  const data = await response.json();
-  if (!response.ok) throw Object.assign(new Error(data.message || data.error_id), { status: response.status });
-  return data;
-}
-
-const when = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "—";
 const percent = (rate) => rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(1)}%`;
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text ?? "";
-  if (className) td.className = className;
-  return td;
-}
-function element(tag, text, className) {
-  const made = document.createElement(tag);
-  if (text !== undefined) made.textContent = text;
-  if (className) made.className = className;
-  return made;
-}
 const problemItem = (p) => element("li", `第 ${p.line} 行：${p.problem}`);
 
 // The upload form

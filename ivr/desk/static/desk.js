@@ -61,7 +61,6 @@ const REASONS_EN = { break: "break", training: "training", after_call_work: "aft
 let locale = localStorage.getItem("desk-locale") || "zh";
 let state = null;
 let socket = null;
-const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[locale][key];
 const orderState = (state) => TEXT[locale].orderStates[state] || state;
 
@@ -73,23 +72,6 @@ function applyLocale() {
   fillTypes();
   if (state) render(state);
   renderVoicemails();
-}
-
-// The session's CSRF token, which the server set in a cookie this page (and only this site) can read.
-function csrfToken() {
-  const found = document.cookie.split("; ").find((item) => item.startsWith("hotline_csrf="));
-  return found ? decodeURIComponent(found.slice("hotline_csrf=".length)) : "";
-}
-
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method, credentials: "same-origin",
-    headers: { ...(body ? { "Content-Type": "application/json" } : {}), "X-CSRF-Token": csrfToken() },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await response.json();
-  if (!response.ok) throw new Error(data.message || data.error_id);
-  return data;
 }
 
 function render(next) {
@@ -245,15 +227,9 @@ let vmOpen = null;  // the id of the draft under review
 let vmTouched = false;  // the agent changed the review form: a refresh no longer overwrites it
 let vmBusy = false;  // an action on the open draft is under way
 let vmAsked = 0;  // the latest request for the list: an older answer arriving late is dropped
-const when = (iso) => iso ? new Date(iso).toLocaleString(locale === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "";
+// The desk speaks two languages: its times follow the chosen one (common.js's `when` is Chinese only).
+const localTime = (iso) => iso ? new Date(iso).toLocaleString(locale === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "";
 const jobState = (name) => TEXT[locale].jobStates[name] || name;
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
 
 function firstWords(text, most = 36) {
   const words = (text || "").trim();
@@ -302,7 +278,7 @@ function renderVoicemails() {
 function jobText(job) {
   let text = jobState(job.state);
   if (job.state === "queued" && job.retry_at) {
-    text += ` (${t("vmAttempts")} ${job.attempts}, ${t("vmRetryAt")} ${when(job.retry_at)})`;
+    text += ` (${t("vmAttempts")} ${job.attempts}, ${t("vmRetryAt")} ${localTime(job.retry_at)})`;
   }
   return text;
 }
@@ -328,7 +304,7 @@ function voicemailItem(item) {
     job.append(retry);
   }
   const words = item.transcript ? firstWords(item.transcript.text) || t("vmSilence") : "";
-  row.append(element("span", when(item.at), "vm-at"), element("span", item.caller_number || "—", "vm-caller"), job,
+  row.append(element("span", localTime(item.at), "vm-at"), element("span", item.caller_number || "—", "vm-caller"), job,
              element("span", words, "vm-words"));
   row.addEventListener("click", () => openVoicemail(item.id));
   row.addEventListener("keydown", (event) => { if (event.key === "Enter") openVoicemail(item.id); });
@@ -361,7 +337,7 @@ function showReview(item, fresh) {
   review.dataset.state = item.job.state;
   $("vm-number").textContent = item.number || `#${item.id}`;
   $("vm-caller").textContent = item.caller_number || "—";
-  $("vm-at").textContent = when(item.at);
+  $("vm-at").textContent = localTime(item.at);
 
   const audio = $("vm-audio");
   const source = item.recording ? `/api/orders/${item.id}/attachments/${item.recording}` : "";

@@ -1,6 +1,5 @@
 "use strict";
 // The orders page for every role: what a role may do comes from the server (`actions` on each order).
-const $ = (id) => document.getElementById(id);
 const STATES = { draft: "待受理", accepted: "已受理", dispatched: "已派单", signed: "已签收", returned: "退单审核中",
   replied: "已答复", closed: "已办结", visited: "已回访", evaluated: "已评价", merged: "已并单", discarded: "已作废" };
 const TYPES = { consultation: "咨询", help: "求助", complaint: "投诉", report: "举报", suggestion: "建议", praise: "表扬" };
@@ -21,29 +20,6 @@ const REASONS = { "not-our-duty": "不属本单位职责", "wrong-area": "不属
   "insufficient-info": "信息不全", "legal-process": "需走法定途径" };
 let me = null, departments = [], catalogue = [], current = null, box = "open";
 const OPEN_STATES = ["draft", "accepted", "dispatched", "signed", "returned", "replied"];
-
-function csrfToken() {
-  const found = document.cookie.split("; ").find((item) => item.startsWith("hotline_csrf="));
-  return found ? decodeURIComponent(found.slice("hotline_csrf=".length)) : "";
-}
-
-async function api(method, path, body, raw) {
-  const headers = { "X-CSRF-Token": csrfToken() };
-  if (body && !raw) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { method, credentials: "same-origin", headers,
-                                       body: raw ? body : body ? JSON.stringify(body) : undefined });
-  const data = await response.json();
-  if (!response.ok) throw Object.assign(new Error(data.message || data.error_id), { status: response.status });
-  return data;
-}
-
-const when = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "—";
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text ?? "";
-  if (className) td.className = className;
-  return td;
-}
 
 async function showList(path) {
   $("error").textContent = "";
