@@ -11,16 +11,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.db.engine import upsert_insert
-from ivr.db.models import SmsMessage, WorkOrder, as_utc
+from ivr.db.models import SmsMessage, as_utc
 from ivr.sms import delivery
 from ivr.sms.outbox import enqueue
 from ivr.workorders.actors import SYSTEM, Actor
-from ivr.workorders.service import record_event
-from ivr.workorders.store import order_number
+from ivr.workorders.service import insert_order
 from routing import lifecycle
 
 SMS_ACTOR = Actor("sms", SYSTEM)  # who the SMS channel writes into an order's history
@@ -228,14 +227,9 @@ class SmsStore:
         async with self.engine.begin() as connection:
             if not await self._handle_in(connection, message_id, now, status=delivery.HANDLED, purpose="request"):
                 return None
-            order_id = int((await connection.execute(
-                insert(WorkOrder).values(status=lifecycle.DRAFT, source="sms", caller_number=number, content=text,
-                                         created_at=now, updated_at=now)
-                .returning(WorkOrder.id))).scalar_one())
-            readable = order_number(order_id, now, self.zone)
-            await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id).values(number=readable))
-            await record_event(connection, order_id, SMS_ACTOR, "create", None, lifecycle.DRAFT, now,
-                               data={"channel": "sms", "sms_id": message_id})
+            order_id, readable = await insert_order(
+                connection, {"status": lifecycle.DRAFT, "source": "sms", "caller_number": number, "content": text},
+                SMS_ACTOR, now, self.zone, {"channel": "sms", "sms_id": message_id})
             await connection.execute(update(SmsMessage).where(SmsMessage.id == message_id).values(order_id=order_id))
             reply = acknowledgement(order_id, readable)
             if reply is not None:

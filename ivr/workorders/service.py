@@ -122,12 +122,10 @@ class OrderService:
         # call, unique so that a voicemail reported twice makes one draft.
         values["call_uniqueid"] = intake.call_uniqueid if intake.channel == "voicemail" else None
         async with self.engine.begin() as connection:
-            order_id = int((await connection.execute(
-                insert(WorkOrder).values(status=status, source=intake.channel, created_at=now, updated_at=now,
-                                         agent=actor.id if actor.role == "agent" else None, **values)
-                .returning(WorkOrder.id))).scalar_one())
-            number = order_number(order_id, now, self.zone)
-            await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id).values(number=number))
+            order_id, _number = await insert_order(
+                connection, {"status": status, "source": intake.channel,
+                             "agent": actor.id if actor.role == "agent" else None, **values},
+                actor, now, self.zone, intake.details)
             if intake.call_uniqueid:
                 await connection.execute(insert(OrderCall).values(order_id=order_id,
                                                                   call_uniqueid=intake.call_uniqueid))
@@ -135,7 +133,6 @@ class OrderService:
                 await connection.execute(insert(Attachment).values(
                     order_id=order_id, kind="recording", name="recording.wav", path=intake.audio_path,
                     content_type="audio/wav", size=0, added_by=actor.name, added_at=now))
-            await record_event(connection, order_id, actor, "create", None, status, now, data=intake.details)
             row = (await connection.execute(select(WorkOrder).where(WorkOrder.id == order_id))).one()
         return WorkOrder(**row._asdict())
 
@@ -517,6 +514,18 @@ EVENT_FIELDS = ("reason_code", "legal_basis", "reason", "days", "department", "a
 
 def _event_data(action: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {name: params[name] for name in EVENT_FIELDS if name in params}
+
+
+async def insert_order(connection: AsyncConnection, values: Mapping[str, Any], actor: Actor, now: datetime,
+                       zone: ZoneInfo, data: Mapping[str, Any] | None = None) -> tuple[int, str]:
+    """A new order (`values` hold its status) with its readable number and its "create" event, in the caller's
+    transaction: (id, number)."""
+    order_id = int((await connection.execute(
+        insert(WorkOrder).values(created_at=now, updated_at=now, **values).returning(WorkOrder.id))).scalar_one())
+    number = order_number(order_id, now, zone)
+    await connection.execute(update(WorkOrder).where(WorkOrder.id == order_id).values(number=number))
+    await record_event(connection, order_id, actor, "create", None, values["status"], now, data=data)
+    return order_id, number
 
 
 async def record_event(connection: AsyncConnection, order_id: int, actor: Actor, action: str,
