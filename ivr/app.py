@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import keys
 from ivr.agents import phone
@@ -26,7 +25,7 @@ from ivr.calls.tracker import CallTracker, Row
 from ivr.campaigns import routes as campaigns
 from ivr.campaigns.progress import CampaignFollower, CampaignProgress
 from ivr.campaigns.store import CampaignStore
-from ivr.db.engine import create_engine, ensure_current
+from ivr.db.engine import DATABASE_ERRORS, create_engine, ensure_current
 from ivr.desk import routes as desk
 from ivr.desk.hub import DeskHub
 from ivr.dialplan_variables import CITIZENS_CONTEXT
@@ -282,7 +281,7 @@ async def _sms(app: web.Application) -> AsyncIterator[None]:
         tasks.append(asyncio.create_task(kannel.supervise(settings.sms.restart_seconds), name="kannel"))
     try:
         await inbox.recover()
-    except (SQLAlchemyError, OSError) as exc:  # Kannel delivers them again (they were not answered 200)
+    except DATABASE_ERRORS as exc:  # Kannel delivers them again (they were not answered 200)
         logger.warning("sms: messages left unhandled not looked at: database unavailable (%s)", exc)
     sending = asyncio.create_task(sender.run(), name="sms-sender")
     yield
