@@ -80,6 +80,32 @@ def _digits(value: str) -> str:
     return value
 
 
+def _fraction(value: float) -> float:
+    if not 0 < value < 1:
+        raise ValueError("expected a fraction above 0 and below 1, e.g. 0.9")
+    return value
+
+
+def _share(value: float) -> float:
+    if not 0 <= value < 1:
+        raise ValueError("expected a share from 0 up to (not including) 1, e.g. 0.25")
+    return value
+
+
+def _clock_time(value: str) -> str:
+    hours, _, minutes = value.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2):
+        raise ValueError("expected a local time such as 01:30")
+    return value
+
+
+def _report_formats(value: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = sorted(set(value) - {"pdf", "xlsx", "csv"})
+    if unknown or not value:
+        raise ValueError("expected some of pdf, xlsx, csv")
+    return value
+
+
 def _setting(default: Any, check: typing.Callable[[Any], Any] | None = None, doc: str = "") -> Any:
     return field(default=default, metadata={"check": check, "doc": doc})
 
@@ -410,6 +436,32 @@ class SmsSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """Reports, the wallboard and staffing (issue 7, docs/reports.md)."""
+
+    service_level_target: float = _setting(
+        0.9, _fraction, "share of calls to answer within queue.service_level_seconds: staffing plans for it")
+    shrinkage: float = _setting(
+        0.25, _share,
+        "share of scheduled agents' time off the phones (breaks, training, meetings): staffing adds it")
+    staffing_weeks: int = _setting(
+        4, _positive, "past weeks of the same kind of day (working day or day off) that feed the staffing forecast")
+    hot_terms: int = _setting(20, _positive, "hot terms listed in a report and on the wallboard")
+    surge_factor: float = _setting(
+        2.0, _positive, "a term or topic at least this many times as frequent as in the previous period is a surge")
+    surge_min_count: int = _setting(5, _positive, "and counted at least this often in the period")
+    schedule: bool = _setting(True, doc="make the daily, weekly and monthly reports by themselves")
+    schedule_time: str = _setting(
+        "01:00", _clock_time, "local time the previous day's report is made (Mondays also the week's, the 1st the "
+        "month's); missed ones are made when the server is back")
+    formats: tuple[str, ...] = _setting(("pdf", "xlsx", "csv"), _report_formats, "files a scheduled report is made in")
+    keep_days: int = _setting(
+        1830, _positive, "scheduled report files older than this are deleted (their record stays)")
+    wallboard_refresh_seconds: float = _setting(
+        5.0, _positive, "the wallboard re-reads order figures and hot topics at least this often")
+
+
+@dataclass(frozen=True)
 class AsteriskSettings:
     mode: str = _setting("auto", _one_of("auto", "sandbox", "system"), "sandbox: Asterisk in a chroot")
     instance: str = _setting("hotline", doc="name of this Asterisk's directory inside the sandbox")
@@ -429,6 +481,8 @@ class Settings:
     cache_dir: Path = _setting(Path("/var/cache/hotline"), doc="the Asterisk sandbox is kept here")
     database_url: str = _setting("", doc="SQLAlchemy URL; empty means SQLite under data_dir")
     log_level: str = _setting("INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    log_format: str = _setting(
+        "text", _one_of("text", "json"), "json: one JSON object a line (time, level, logger, uniqueid, message…)")
     timezone: str = _setting("Asia/Shanghai", _zone, "the centre's local time: reports and deadlines")
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
@@ -445,6 +499,7 @@ class Settings:
     transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     surveys: SurveySettings = field(default_factory=SurveySettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
 
     @property
     def database(self) -> str:
