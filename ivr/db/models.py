@@ -153,6 +153,9 @@ class WorkOrder(Base):
         # indexes on content and address there, and bigram indexes in 0011, for the search).
         Index("ix_work_orders_open_due", "due_at", "id", postgresql_where=text(OPEN_ORDERS),
               sqlite_where=text(OPEN_ORDERS)),
+        Index("ix_work_orders_created_at", "created_at"),  # reports read by period (migration 0014)
+        Index("ix_work_orders_terms_pending", "id", postgresql_where=text("terms IS NULL"),
+              sqlite_where=text("terms IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -184,6 +187,7 @@ class WorkOrder(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     client: Mapped[str | None] = mapped_column(String(64))  # the Open311 client (API key name) that filed it
+    terms: Mapped[str | None] = mapped_column(Text)  # hot-topic terms of the content (routing.hot_topics); None: not yet
 
 
 class OrderDepartment(Base):
@@ -194,6 +198,7 @@ class OrderDepartment(Base):
         UniqueConstraint("order_id", "department_id"),
         Index("ix_order_departments_inbox", "department_id", "done", "due_at"),
         Index("ix_order_departments_department_order", "department_id", "order_id"),  # its search, newest first
+        Index("ix_order_departments_dispatched_at", "dispatched_at"),  # the department assessment by period
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -213,6 +218,7 @@ class OrderEvent(Base):
     """The order's history and audit trail: every change, and every view of a confidential order."""
 
     __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_action_at", "action", "at"),)  # e.g. the period's 重办 (reports)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
@@ -381,6 +387,7 @@ class Survey(Base):
         UniqueConstraint("campaign_id", "number"),
         Index("ix_surveys_due", "status", "next_at"),
         Index("ix_surveys_number_status", "number", "status"),
+        Index("ix_surveys_answered_at", "answered_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -461,3 +468,23 @@ class DoNotContact(Base):
     reason: Mapped[str] = mapped_column(String(200))
     added_by: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReportRun(Base):
+    """A report made by the schedule or on request, with the files it left in data_dir/reports/<id>/."""
+
+    __tablename__ = "report_runs"
+    __table_args__ = (UniqueConstraint("kind", "label", "requested_by", name="uq_report_runs_kind_label_by"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))  # running, done, failed
+    files: Mapped[str] = mapped_column(Text, default="[]")
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seconds: Mapped[float | None] = mapped_column(Float)
