@@ -65,38 +65,82 @@ class CallKpis:
     abandoned_calls: list[dict[str, object]]
 
 
-def call_kpis(calls: Iterable[CallFacts], service_level_seconds: float, short_abandon_seconds: float,
-              wrapup_seconds: float) -> CallKpis:
+@dataclass(frozen=True)
+class CallCounts:
+    """The sums every call figure is made of: the database adds them up in SQL (ivr/reports/queries.py) over
+    millions of calls, `count_calls` adds them up over rows (the reference the SQL is tested against)."""
+
+    offered: int = 0
+    answered: int = 0
+    answered_within_service_level: int = 0
+    abandoned: int = 0
+    abandoned_short: int = 0
+    timed_out: int = 0
+    callback_requested: int = 0
+    voicemail: int = 0
+    hung_up_before_queue: int = 0
+    waited: int = 0  # calls that waited in the queue (a wait was recorded)
+    wait_seconds: float = 0.0
+    talk_seconds: float = 0.0  # over answered calls
+    ratings: tuple[tuple[str, int], ...] = ()
+
+
+def count_calls(calls: Iterable[CallFacts], service_level_seconds: float, short_abandon_seconds: float) -> CallCounts:
     offered = [call for call in calls if call.outcome != "refused"]
     counts = Counter(call.outcome for call in offered)
     answered = [call for call in offered if call.outcome == "answered"]
     abandoned = [call for call in offered if call.outcome == "abandoned"]
-    in_time = sum(1 for call in answered if (call.wait_seconds or 0) <= service_level_seconds)
     waits = [call.wait_seconds for call in offered if call.wait_seconds is not None]
-    handles = [(call.talk_seconds or 0) + wrapup_seconds for call in answered]
-    short = sum(1 for call in abandoned if (call.wait_seconds or 0) <= short_abandon_seconds)
-    return CallKpis(
+    return CallCounts(
         offered=len(offered),
         answered=len(answered),
-        answer_rate=_ratio(len(answered), len(offered)),
-        answered_within_service_level=in_time,
-        service_level_rate=_ratio(in_time, len(offered)),
+        answered_within_service_level=sum(1 for call in answered
+                                          if (call.wait_seconds or 0) <= service_level_seconds),
         abandoned=len(abandoned),
-        abandoned_short=short,
-        abandoned_long=len(abandoned) - short,
+        abandoned_short=sum(1 for call in abandoned if (call.wait_seconds or 0) <= short_abandon_seconds),
         timed_out=counts["timed_out"],
         callback_requested=counts["callback_requested"],
         voicemail=counts["voicemail"],
         hung_up_before_queue=counts["hung_up_before_queue"],
-        average_wait_seconds=_mean(waits),
-        average_handle_seconds=_mean(handles),
-        ratings=dict(Counter(call.rating for call in answered if call.rating)),
-        abandoned_calls=[
-            {"uniqueid": call.uniqueid, "caller": call.caller, "started_at": call.started_at.isoformat(),
-             "wait_seconds": call.wait_seconds}
-            for call in sorted(abandoned, key=lambda call: call.started_at)
-        ],
+        waited=len(waits),
+        wait_seconds=sum(waits),
+        talk_seconds=sum(call.talk_seconds or 0 for call in answered),
+        ratings=tuple(sorted(Counter(call.rating for call in answered if call.rating).items())),
     )
+
+
+def kpis_of(counts: CallCounts, wrapup_seconds: float,
+            abandoned_calls: list[dict[str, object]] | None = None) -> CallKpis:
+    handle_total = counts.talk_seconds + wrapup_seconds * counts.answered
+    return CallKpis(
+        offered=counts.offered,
+        answered=counts.answered,
+        answer_rate=_ratio(counts.answered, counts.offered),
+        answered_within_service_level=counts.answered_within_service_level,
+        service_level_rate=_ratio(counts.answered_within_service_level, counts.offered),
+        abandoned=counts.abandoned,
+        abandoned_short=counts.abandoned_short,
+        abandoned_long=counts.abandoned - counts.abandoned_short,
+        timed_out=counts.timed_out,
+        callback_requested=counts.callback_requested,
+        voicemail=counts.voicemail,
+        hung_up_before_queue=counts.hung_up_before_queue,
+        average_wait_seconds=round(counts.wait_seconds / counts.waited, 2) if counts.waited else None,
+        average_handle_seconds=round(handle_total / counts.answered, 2) if counts.answered else None,
+        ratings=dict(counts.ratings),
+        abandoned_calls=abandoned_calls or [],
+    )
+
+
+def call_kpis(calls: Iterable[CallFacts], service_level_seconds: float, short_abandon_seconds: float,
+              wrapup_seconds: float) -> CallKpis:
+    calls = list(calls)
+    abandoned = sorted((call for call in calls if call.outcome == "abandoned"), key=lambda call: call.started_at)
+    return kpis_of(count_calls(calls, service_level_seconds, short_abandon_seconds), wrapup_seconds, [
+        {"uniqueid": call.uniqueid, "caller": call.caller, "started_at": call.started_at.isoformat(),
+         "wait_seconds": call.wait_seconds}
+        for call in abandoned
+    ])
 
 
 def agent_times(events: Iterable[SeatEvent], calls: Iterable[CallFacts], start: datetime, end: datetime,
@@ -146,7 +190,3 @@ def _replay(agent_id: str, events: list[SeatEvent], start: datetime, end: dateti
 
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
-
-
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 2) if values else None

@@ -41,7 +41,7 @@ class OrderFigures:
     reopened: int  # orders sent back for re-handling (重办) in the period after a dissatisfied visit
     repeat_requests: int  # received orders repeating an earlier one: merged, or same number and topic within N days
     repeat_rate: float | None  # repeat_requests / received
-    overdue_open: int  # at the period's end: open orders past their deadline
+    overdue: int  # orders whose deadline fell in the period and that were not closed by it (超期)
 
 
 @dataclass(frozen=True)

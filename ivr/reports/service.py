@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.db.models import AgentEvent, Call, as_utc
+from ivr.reports import queries
+from ivr.reports.model import TermRow
 from ivr.settings import Settings
-from routing.kpi import CallFacts, agent_times, call_kpis
+from routing.hot_topics import trends
+from routing.kpi import CallFacts, agent_times, call_kpis, kpis_of
 from routing.seats import SeatEvent
 
 SHORT_ABANDON_SECONDS = 5.0
@@ -45,8 +48,13 @@ async def call_report(engine: AsyncEngine, settings: Settings, start: datetime, 
     }
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite compares the stored UTC wall time as text: every bound must be in UTC too."""
+    return moment.astimezone(UTC)
+
+
 async def _calls(engine: AsyncEngine, start: datetime, end: datetime) -> list[CallFacts]:
-    query = select(Call).where(Call.started_at >= start, Call.started_at < end, Call.ended_at.is_not(None))
+    query = select(Call).where(Call.started_at >= _utc(start), Call.started_at < _utc(end), Call.ended_at.is_not(None))
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).all()
     return [
@@ -58,6 +66,7 @@ async def _calls(engine: AsyncEngine, start: datetime, end: datetime) -> list[Ca
 
 async def _events(engine: AsyncEngine, start: datetime, end: datetime) -> list[SeatEvent]:
     """The period's events, and each agent's last one before it (a shift that began earlier)."""
+    start, end = _utc(start), _utc(end)
     before = select(func.max(AgentEvent.id)).where(AgentEvent.at < start).group_by(AgentEvent.agent_id)
     query = (
         select(AgentEvent)
@@ -68,3 +77,42 @@ async def _events(engine: AsyncEngine, start: datetime, end: datetime) -> list[S
         rows = (await connection.execute(query)).all()
     return [SeatEvent(row.agent_id, row.seat, row.kind, row.reason, as_utc(row.at)) for row in rows]
 
+
+
+# What the wallboard and the reports read: sums from the database (ivr/reports/queries.py).
+
+
+async def call_figures(engine: AsyncEngine, settings: Settings, start: datetime, end: datetime) -> dict[str, Any]:
+    """The call KPIs of [start, end) (routing.kpi.CallKpis as JSON, without the list of abandoned calls)."""
+    async with engine.connect() as connection:
+        return await call_figures_in(connection, settings, _utc(start), _utc(end))
+
+
+async def call_figures_in(connection: AsyncConnection, settings: Settings, start: datetime,
+                          end: datetime) -> dict[str, Any]:
+    counts = await queries.call_counts(connection, start, end, settings.queue.service_level_seconds,
+                                       SHORT_ABANDON_SECONDS)
+    figures = asdict(kpis_of(counts, float(settings.queue.wrapup_seconds)))
+    figures.pop("abandoned_calls")
+    return figures
+
+
+async def live_orders(engine: AsyncEngine, start: datetime, now: datetime) -> dict[str, Any]:
+    """{"received": n, "by_type": {type: n}, "overdue": open orders past their deadline now}."""
+    async with engine.connect() as connection:
+        return await queries.live_order_counts(connection, _utc(start), _utc(now))
+
+
+async def hot_terms(engine: AsyncEngine, settings: Settings, start: datetime, end: datetime) -> list[TermRow]:
+    """The period's most frequent terms against the period of the same length just before, surges flagged."""
+    async with engine.connect() as connection:
+        return await hot_terms_in(connection, settings, _utc(start), _utc(end), _utc(start - (end - start)))
+
+
+async def hot_terms_in(connection: AsyncConnection, settings: Settings, start: datetime, end: datetime,
+                       before: datetime) -> list[TermRow]:
+    current = await queries.term_counts(connection, start, end)
+    previous = await queries.term_counts(connection, before, start)
+    options = settings.reports
+    return [TermRow(trend.term, trend.count, trend.previous, trend.surge)
+            for trend in trends(current, previous, options.surge_factor, options.surge_min_count, options.hot_terms)]

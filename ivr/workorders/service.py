@@ -202,7 +202,9 @@ class OrderService:
         if not changed:
             return []
         async with self.engine.begin() as connection:
-            await self._write(connection, loaded, {**changed, "updated_at": now})
+            # terms None: the term indexer (ivr/reports/terms.py) reads the new text for the hot topics.
+            reindex = {"terms": None} if "content" in changed else {}
+            await self._write(connection, loaded, {**changed, **reindex, "updated_at": now})
             await record_event(connection, order_id, actor, "edit", loaded.row.status, loaded.row.status, now,
                               data={name: {"from": getattr(loaded.row, name), "to": value}
                                     for name, value in changed.items()})

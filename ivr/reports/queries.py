@@ -1,0 +1,232 @@
+"""The reports' figures added up by the database: one pass over a period's rows per table, grouped in SQL.
+
+A monthly report reads ~500,000 calls and ~250,000 orders out of tens of millions (docs/benchmarks.md): every
+query here filters on an indexed time column and returns sums, never the rows. The definitions are those of
+routing.kpi (calls) and docs/reports.md (orders); periods are [start, end) in UTC.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from ivr.db.models import Call, CatalogueEntry, Department, OrderDepartment, OrderEvent, WorkOrder
+from routing.kpi import CallCounts
+from routing.lifecycle import DISCARDED, DRAFT, MERGED, OPEN
+
+NOT_COUNTED = (DRAFT, DISCARDED)  # not requests (yet): a draft becomes one when accepted
+FIRST_CALL_TYPES = ("consultation", "help")  # the types an agent may close at intake
+
+
+def _one(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _utc_hour(connection: AsyncConnection, column: Any) -> ColumnElement[Any]:
+    """The UTC hour a moment falls in, as the database can group by it (local days are folded from hours)."""
+    if connection.dialect.name == "postgresql":
+        return func.date_trunc("hour", column.op("AT TIME ZONE")(literal("UTC")))
+    return func.strftime("%Y-%m-%d %H:00:00", column)
+
+
+def _hour_of(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC)
+
+
+# Calls
+
+
+def _call_sums(service_level_seconds: float, short_abandon_seconds: float) -> list[ColumnElement[Any]]:
+    wait = func.coalesce(Call.wait_seconds, 0)
+    answered, abandoned = Call.outcome == "answered", Call.outcome == "abandoned"
+    return [
+        _one(Call.outcome != "refused"),
+        _one(answered),
+        _one(and_(answered, wait <= service_level_seconds)),
+        _one(abandoned),
+        _one(and_(abandoned, wait <= short_abandon_seconds)),
+        _one(Call.outcome == "timed_out"),
+        _one(Call.outcome == "callback_requested"),
+        _one(Call.outcome == "voicemail"),
+        _one(Call.outcome == "hung_up_before_queue"),
+        _one(and_(Call.outcome != "refused", Call.wait_seconds.is_not(None))),
+        func.coalesce(func.sum(case((Call.outcome != "refused", Call.wait_seconds), else_=None)), 0.0),
+        func.coalesce(func.sum(case((answered, func.coalesce(Call.talk_seconds, 0)), else_=None)), 0.0),
+    ]
+
+
+def _finished_between(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    return [Call.started_at >= start, Call.started_at < end, Call.ended_at.is_not(None)]
+
+
+_COUNTED = ("offered", "answered", "answered_within_service_level", "abandoned", "abandoned_short", "timed_out",
+            "callback_requested", "voicemail", "hung_up_before_queue", "waited")
+
+
+def _counts(row: Sequence[Any], ratings: tuple[tuple[str, int], ...] = ()) -> CallCounts:
+    ints = {name: int(value) for name, value in zip(_COUNTED, row, strict=False)}
+    return CallCounts(**ints, wait_seconds=float(row[10]), talk_seconds=float(row[11]), ratings=ratings)
+
+
+async def call_counts(connection: AsyncConnection, start: datetime, end: datetime, service_level_seconds: float,
+                      short_abandon_seconds: float) -> CallCounts:
+    """routing.kpi.count_calls over the calls that started in [start, end) and have ended, in SQL."""
+    where = _finished_between(start, end)
+    row = (await connection.execute(select(*_call_sums(service_level_seconds, short_abandon_seconds))
+                                    .where(*where))).one()
+    ratings = (await connection.execute(
+        select(Call.rating, func.count()).where(*where, Call.outcome == "answered", Call.rating.is_not(None))
+        .group_by(Call.rating).order_by(Call.rating))).all()
+    return _counts(row, tuple((str(rating), int(count)) for rating, count in ratings))
+
+
+async def calls_by_hour(connection: AsyncConnection, start: datetime, end: datetime) -> dict[datetime, tuple[int, int]]:
+    """Offered and answered calls per UTC hour (the trend per local day is folded from these)."""
+    hour = _utc_hour(connection, Call.started_at)
+    query = (select(hour, _one(Call.outcome != "refused"), _one(Call.outcome == "answered"))
+             .where(*_finished_between(start, end)).group_by(hour))
+    return {_hour_of(at): (int(offered), int(answered)) for at, offered, answered in await connection.execute(query)}
+
+
+# Orders
+
+
+def _received_between(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    return [WorkOrder.created_at >= start, WorkOrder.created_at < end, WorkOrder.status.not_in(NOT_COUNTED)]
+
+
+def _completed_by(end: datetime) -> ColumnElement[bool]:
+    return and_(WorkOrder.status != MERGED, WorkOrder.closed_at.is_not(None), WorkOrder.closed_at < end)
+
+
+def _repeats(repeat_days: int) -> ColumnElement[bool]:
+    """An earlier order from the same number on the same topic within repeat_days (a merged one counts anyway)."""
+    earlier = aliased(WorkOrder)
+    window = func.julianday(WorkOrder.created_at) - func.julianday(earlier.created_at)
+    return or_(WorkOrder.status == MERGED, exists().where(
+        earlier.caller_number == WorkOrder.caller_number, earlier.topic == WorkOrder.topic,
+        earlier.id != WorkOrder.id, earlier.created_at < WorkOrder.created_at,
+        earlier.status.not_in(NOT_COUNTED), window <= repeat_days))
+
+
+def _repeats_postgresql(repeat_days: int) -> ColumnElement[bool]:
+    earlier = aliased(WorkOrder)
+    return or_(WorkOrder.status == MERGED, exists().where(
+        earlier.caller_number == WorkOrder.caller_number, earlier.topic == WorkOrder.topic,
+        earlier.id != WorkOrder.id, earlier.created_at < WorkOrder.created_at,
+        earlier.created_at >= WorkOrder.created_at - func.make_interval(0, 0, 0, repeat_days),
+        earlier.status.not_in(NOT_COUNTED)))
+
+
+async def order_counts(connection: AsyncConnection, start: datetime, end: datetime,
+                       repeat_days: int) -> dict[str, int]:
+    """The order sums of docs/reports.md over the orders received in [start, end), judged at `end`."""
+    completed = _completed_by(end)
+    repeats = (_repeats_postgresql if connection.dialect.name == "postgresql" else _repeats)(repeat_days)
+    eligible = and_(WorkOrder.source == "phone", WorkOrder.type.in_(FIRST_CALL_TYPES))
+    sums = {
+        "received": func.count(),
+        "merged": _one(WorkOrder.status == MERGED),
+        "completed": _one(completed),
+        "on_time": _one(and_(completed, or_(WorkOrder.due_at.is_(None), WorkOrder.closed_at <= WorkOrder.due_at))),
+        "first_call_eligible": _one(eligible),
+        "first_call_resolved": _one(and_(eligible, completed, WorkOrder.dispatched_at.is_(None))),
+        "dispatched": _one(WorkOrder.dispatched_at.is_not(None)),
+        "returned": _one(WorkOrder.returns > 0),
+        "repeat_requests": _one(repeats),
+    }
+    row = (await connection.execute(select(*sums.values()).where(*_received_between(start, end)))).one()
+    figures = {name: int(value) for name, value in zip(sums, row, strict=True)}
+    figures["reopened"] = await _reopened(connection, start, end)
+    figures["overdue"] = await _overdue(connection, start, end)
+    return figures
+
+
+async def _reopened(connection: AsyncConnection, start: datetime, end: datetime) -> int:
+    query = select(func.count(func.distinct(OrderEvent.order_id))).where(
+        OrderEvent.action == "rehandle", OrderEvent.at >= start, OrderEvent.at < end)
+    return int((await connection.execute(query)).scalar_one())
+
+
+async def _overdue(connection: AsyncConnection, start: datetime, end: datetime) -> int:
+    """Orders whose deadline fell in the period and that were not closed by it."""
+    query = select(func.count()).select_from(WorkOrder).where(
+        WorkOrder.due_at >= start, WorkOrder.due_at < end, WorkOrder.status.not_in((*NOT_COUNTED, MERGED)),
+        or_(WorkOrder.closed_at.is_(None), WorkOrder.closed_at > WorkOrder.due_at))
+    return int((await connection.execute(query)).scalar_one())
+
+
+async def orders_by_type(connection: AsyncConnection, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+    """Received and completed per order type."""
+    query = (select(WorkOrder.type, func.count(), _one(_completed_by(end)))
+             .where(*_received_between(start, end)).group_by(WorkOrder.type))
+    return {kind: (int(received), int(done)) for kind, received, done in await connection.execute(query)}
+
+
+async def orders_by_topic(connection: AsyncConnection, start: datetime, end: datetime) -> dict[str, tuple[str, int]]:
+    """Received per catalogue topic ("" for none), with the topic's name."""
+    code = func.coalesce(WorkOrder.topic, "")
+    query = (select(code, func.max(CatalogueEntry.topic), func.count())
+             .select_from(WorkOrder).outerjoin(CatalogueEntry, CatalogueEntry.code == WorkOrder.topic)
+             .where(*_received_between(start, end)).group_by(code))
+    return {topic: (name or "", int(count)) for topic, name, count in await connection.execute(query)}
+
+
+async def orders_by_hour(connection: AsyncConnection, start: datetime,
+                         end: datetime) -> dict[datetime, tuple[int, int]]:
+    """Received and (by the period's end) completed orders per UTC hour of receipt."""
+    hour = _utc_hour(connection, WorkOrder.created_at)
+    query = (select(hour, func.count(), _one(_completed_by(end)))
+             .where(*_received_between(start, end)).group_by(hour))
+    return {_hour_of(at): (int(received), int(done)) for at, received, done in await connection.execute(query)}
+
+
+async def department_counts(connection: AsyncConnection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per lead department, the orders dispatched to it in the period and what it made of them by the end.
+
+    A lead row taken off without a reply is a return (退单) or a re-dispatch (改派) away from it."""
+    replied = and_(OrderDepartment.replied_at.is_not(None), OrderDepartment.replied_at < end)
+    returned = and_(OrderDepartment.done == true(), OrderDepartment.replied_at.is_(None))
+    late = or_(OrderDepartment.replied_at.is_(None), OrderDepartment.replied_at > OrderDepartment.due_at)
+    query = (select(Department.code, Department.name, func.count(), _one(replied),
+                    _one(and_(replied, or_(OrderDepartment.due_at.is_(None),
+                                           OrderDepartment.replied_at <= OrderDepartment.due_at))),
+                    _one(returned),
+                    _one(and_(~returned, OrderDepartment.due_at < end, late)))
+             .select_from(OrderDepartment).join(Department, Department.id == OrderDepartment.department_id)
+             .where(OrderDepartment.role == "lead", OrderDepartment.dispatched_at >= start,
+                    OrderDepartment.dispatched_at < end)
+             .group_by(Department.code, Department.name).order_by(Department.code))
+    names = ("code", "name", "dispatched", "replied", "replied_on_time", "returned", "overdue")
+    return [dict(zip(names, row, strict=True)) for row in await connection.execute(query)]
+
+
+async def live_order_counts(connection: AsyncConnection, start: datetime, now: datetime) -> dict[str, Any]:
+    """Today's orders by type and the open orders past their deadline now (the wallboard)."""
+    by_type = Counter({kind: received for kind, (received, _) in
+                       (await orders_by_type(connection, start, now)).items()})
+    overdue = select(func.count()).select_from(WorkOrder).where(
+        WorkOrder.status.in_(sorted(OPEN - {DRAFT})), WorkOrder.due_at < now)
+    return {"received": sum(by_type.values()), "by_type": dict(by_type),
+            "overdue": int((await connection.execute(overdue)).scalar_one())}
+
+
+async def term_counts(connection: AsyncConnection, start: datetime, end: datetime) -> Counter[str]:
+    """How many orders received in the period name each term (work_orders.terms, filled by the term indexer)."""
+    where = [*_received_between(start, end), WorkOrder.terms.is_not(None), WorkOrder.terms != ""]
+    if connection.dialect.name == "postgresql":
+        term = func.unnest(func.string_to_array(WorkOrder.terms, " ")).label("term")
+        terms = select(term).where(*where).subquery()
+        rows = await connection.execute(select(terms.c.term, func.count()).group_by(terms.c.term))
+        return Counter({name: int(count) for name, count in rows})
+    counted: Counter[str] = Counter()
+    for (text,) in await connection.execute(select(WorkOrder.terms).where(*where)):
+        counted.update((text or "").split(" "))
+    return counted
