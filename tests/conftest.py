@@ -118,8 +118,11 @@ def settings(base_settings: Settings, tmp_path: Path, request: pytest.FixtureReq
                                   dial=request.node.get_closest_marker("dials_surveys") is not None)
     # Only the SMS tests pay for starting Kannel; elsewhere queued messages just wait.
     sms = dataclasses.replace(base_settings.sms, run_kannel=request.node.get_closest_marker("sms") is not None)
+    # The report schedule would make PDFs of every test's calls; only its own tests run it.
+    reports = dataclasses.replace(base_settings.reports,
+                                  schedule=request.node.get_closest_marker("schedules_reports") is not None)
     return dataclasses.replace(base_settings, data_dir=tmp_path, database_url="", callbacks=callbacks,
-                               surveys=surveys, sms=sms)
+                               surveys=surveys, sms=sms, reports=reports)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -187,7 +187,7 @@ class WorkOrder(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     client: Mapped[str | None] = mapped_column(String(64))  # the Open311 client (API key name) that filed it
-    terms: Mapped[str | None] = mapped_column(Text)  # hot-topic terms of the content (routing.hot_topics); None: not yet
+    terms: Mapped[str | None] = mapped_column(Text)  # the content's hot-topic terms (routing.hot_topics); None: not yet
 
 
 class OrderDepartment(Base):

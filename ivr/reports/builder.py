@@ -32,7 +32,6 @@ from routing.lifecycle import TYPES
 from routing.report_periods import ReportPeriod
 
 
-
 class ReportMaker:
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self.engine = engine

@@ -1,7 +1,8 @@
 """Reports over HTTP, for the centre's supervisors and administrators (anyone else: 403).
 
     GET  /reports                                   the page
-    GET  /api/reports?kind=monthly&period=2026-10   a report as JSON (kinds and period forms: routing.report_periods)
+    GET  /api/reports?kind=monthly&period=2026-10   a report as JSON (kinds and period forms: routing.report_periods),
+                                                    with "view": its tables named and formatted as the files show them
     GET  /api/reports/file?kind=…&period=…&format=pdf|xlsx|csv|json   the report made now, as a download
     GET  /api/reports/runs                          reports made by the schedule and on request, newest first
     POST /api/reports/runs {kind, period}           make one in the background (all formats): 202 with its run
@@ -23,6 +24,7 @@ from ivr.agents.errors import AgentError
 from ivr.background import Background
 from ivr.reports.runs import FORMATS, ReportRuns, file_name, render
 from ivr.reports.service import call_report
+from ivr.reports.view import view
 from ivr.web.json_body import json_object
 from ivr.workorders.actors import ADMINISTRATOR, SUPERVISOR, Actor
 from ivr.workorders.routes import current_actor
@@ -75,7 +77,7 @@ def _period(request: web.Request, values: dict[str, object] | None = None) -> Re
 async def report(request: web.Request) -> web.Response:
     await require_supervisor(request)
     made = await request.app[keys.REPORT_MAKER].make(_period(request))
-    return web.json_response(made.as_json())
+    return web.json_response(made.as_json() | {"view": view(made)})
 
 
 async def report_file(request: web.Request) -> web.Response:

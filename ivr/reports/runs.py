@@ -216,5 +216,5 @@ def _wanted(run: Run | None, now: datetime) -> bool:
         return True
     if run.status == "done":
         return False
-    # failed, or still "running" because the server stopped during it: again after a while
-    return (run.finished_at or run.started_at) + RETRY_AFTER <= now
+    # failed, or still "running" because the server stopped during it: again a while after it began
+    return run.started_at + RETRY_AFTER <= now

@@ -34,8 +34,12 @@ USER_ID = web.RequestKey("user_id", str)
 OPEN_PATHS = {("POST", "/api/session"), ("POST", "/api/portal/session"), ("GET", "/healthz"),
               # Kannel's calls: its token is checked by the handlers (ivr/sms/routes.py)
               ("GET", "/api/sms/incoming"), ("POST", "/api/sms/incoming"), ("GET", "/api/sms/dlr")}
+# The wallboard's snapshot and stream: a hall screen opens them with the display key, not a session; the handlers
+# check the key or the session themselves (ivr/wallboard/routes.py).
+OPEN_PATHS |= {("GET", "/api/wallboard"), ("GET", "/api/wallboard/events")}
 # What a web user (not an agent) may reach; the desk's seat and call routes are for agents.
-USER_PATHS = ("/api/orders", "/api/portal", "/api/knowledge", "/api/catalogue", "/api/departments", "/api/campaigns")
+USER_PATHS = ("/api/orders", "/api/portal", "/api/knowledge", "/api/catalogue", "/api/departments", "/api/campaigns",
+              "/api/reports", "/api/staffing")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.models import Call, CatalogueEntry, Department, OrderDepartment, OrderEvent, Survey, WorkOrder
@@ -66,8 +66,10 @@ async def _seed(engine: AsyncEngine) -> None:
     assert before_holiday.date().isoformat() == "2026-10-10"  # 1–7 October are days off: 3 working days later
     async with engine.begin() as connection:
         await connection.execute(insert(Call), CALLS)
-        await connection.execute(insert(Department), [{"id": 1, "code": "zj", "name": "市住建局"},
-                                                      {"id": 2, "code": "cg", "name": "市城管局"}])
+        await connection.execute(insert(Department), [{"code": "zj", "name": "市住建局"},
+                                                      {"code": "cg", "name": "市城管局"}])
+        zj, cg = [(await connection.execute(select(Department.id).where(Department.code == code))).scalar_one()
+                  for code in ("zj", "cg")]
         await connection.execute(insert(CatalogueEntry), [
             {"code": "wuye", "topic": "物业管理", "department_code": "zj", "keywords": "物业"},
             {"code": "ludeng", "topic": "路灯", "department_code": "cg", "keywords": "路灯"}])
@@ -77,57 +79,59 @@ async def _seed(engine: AsyncEngine) -> None:
                    content="咨询公积金提取"),
             # o2: a help request dispatched, not done: first-call eligible, not resolved
             _order("o2", local(9, 9, 10), "dispatched", type="help", dispatched_at=local(9, 9, 12),
-                   due_at=local(12, 18), lead_department_id=1, content="小区物业不作为"),
+                   due_at=local(12, 18), lead_department_id=zj, content="小区物业不作为"),
             # o3: a complaint replied and closed on time; o5 was merged into it
             _order("o3", local(9, 10), "closed", caller_number="13811111111", topic="wuye",
                    dispatched_at=local(9, 10, 5), due_at=local(9, 18), closed_at=local(9, 17, 30),
-                   lead_department_id=1, content="小区物业乱收费"),
+                   lead_department_id=zj, content="小区物业乱收费"),
             # o4: the same citizen on the same topic later that day (a repeat), from the web; returned once by
             # the 城管局, then sent to the 住建局
             _order("o4", local(9, 11), "dispatched", source="web", caller_number="13811111111", topic="wuye",
-                   dispatched_at=local(9, 11, 30), due_at=local(10, 18), returns=1, lead_department_id=1,
+                   dispatched_at=local(9, 11, 30), due_at=local(10, 18), returns=1, lead_department_id=zj,
                    content="物业乱收费 还是没人管"),
             # o5: merged into o3
-            _order("o5", local(9, 12), "merged", caller_number="13822222222", topic="wuye", merged_into_id=3,
+            _order("o5", local(9, 12), "merged", caller_number="13822222222", topic="wuye", 
                    content="物业乱收费"),
             # o6, o7: a draft and a discarded draft: not requests
             _order("o6", local(9, 13), "draft", source="voicemail"),
             _order("o7", local(9, 13, 5), "discarded", source="voicemail"),
             # o8: closed on time in the morning, visited, the citizen dissatisfied: re-handled (重办) at 15:00
             _order("o8", local(9, 8), "dispatched", topic="ludeng", dispatched_at=local(9, 15),
-                   due_at=local(14, 18), lead_department_id=2, content="路灯不亮"),
+                   due_at=local(14, 18), lead_department_id=cg, content="路灯不亮"),
             # o9: received the day before, due at 9:00, closed at 10:00: overdue on the 9th
             _order("o9", local(8, 9), "closed", dispatched_at=local(8, 9, 30), due_at=local(9, 9),
-                   closed_at=local(9, 10), lead_department_id=2, content="路灯不亮"),
+                   closed_at=local(9, 10), lead_department_id=cg, content="路灯不亮"),
             # o10: dispatched before the National Day holiday, closed on the 9th, before its deadline
             _order("o10", local(30, 10, month=9), "closed", dispatched_at=local(30, 10, month=9),
-                   due_at=before_holiday.astimezone(UTC), closed_at=local(9, 16), lead_department_id=1,
+                   due_at=before_holiday.astimezone(UTC), closed_at=local(9, 16), lead_department_id=zj,
                    content="路灯不亮"),
         ])
-        ids = {number: order_id for number, order_id in await connection.execute(select(WorkOrder.number, WorkOrder.id))}
+        numbered = await connection.execute(select(WorkOrder.number, WorkOrder.id))
+        ids = {number: order_id for number, order_id in numbered}
+        await connection.execute(update(WorkOrder).where(WorkOrder.id == ids["o5"]).values(merged_into_id=ids["o3"]))
         await connection.execute(insert(OrderDepartment), [{"replied_at": None, "done": False} | row for row in [
-            {"order_id": ids["o2"], "department_id": 1, "role": "lead", "dispatched_at": local(9, 9, 12),
+            {"order_id": ids["o2"], "department_id": zj, "role": "lead", "dispatched_at": local(9, 9, 12),
              "due_at": local(12, 18)},
-            {"order_id": ids["o3"], "department_id": 1, "role": "lead", "dispatched_at": local(9, 10, 5),
+            {"order_id": ids["o3"], "department_id": zj, "role": "lead", "dispatched_at": local(9, 10, 5),
              "due_at": local(9, 18), "replied_at": local(9, 17), "done": True},
             # o4: returned by the 城管局 (taken off without a reply), then with the 住建局
-            {"order_id": ids["o4"], "department_id": 2, "role": "lead", "dispatched_at": local(9, 11, 10),
+            {"order_id": ids["o4"], "department_id": cg, "role": "lead", "dispatched_at": local(9, 11, 10),
              "due_at": local(10, 18), "done": True},
-            {"order_id": ids["o4"], "department_id": 1, "role": "lead", "dispatched_at": local(9, 11, 30),
+            {"order_id": ids["o4"], "department_id": zj, "role": "lead", "dispatched_at": local(9, 11, 30),
              "due_at": local(10, 18)},
             # o8: re-handled: the 城管局's row starts again at 15:00
-            {"order_id": ids["o8"], "department_id": 2, "role": "lead", "dispatched_at": local(9, 15),
+            {"order_id": ids["o8"], "department_id": cg, "role": "lead", "dispatched_at": local(9, 15),
              "due_at": local(14, 18)},
-            {"order_id": ids["o9"], "department_id": 2, "role": "lead", "dispatched_at": local(8, 9, 30),
+            {"order_id": ids["o9"], "department_id": cg, "role": "lead", "dispatched_at": local(8, 9, 30),
              "due_at": local(9, 9), "replied_at": local(9, 9, 50), "done": True},
-            {"order_id": ids["o10"], "department_id": 1, "role": "lead", "dispatched_at": local(30, 10, month=9),
+            {"order_id": ids["o10"], "department_id": zj, "role": "lead", "dispatched_at": local(30, 10, month=9),
              "due_at": before_holiday.astimezone(UTC), "replied_at": local(9, 15), "done": True},
         ]])
         await connection.execute(insert(OrderEvent), [
             {"order_id": ids["o8"], "at": local(9, 15), "actor": "system", "role": "system", "action": "rehandle",
              "from_state": "visited", "to_state": "dispatched"}])
-        visit = {"appeal": "none", "round": 1, "script": "return_visit", "status": "answered", "closed_at": local(9, 12),
-                 "created_at": local(9, 12), "updated_at": local(9, 12)}
+        visit = {"appeal": "none", "round": 1, "script": "return_visit", "status": "answered",
+                 "closed_at": local(9, 12), "created_at": local(9, 12), "updated_at": local(9, 12)}
         await connection.execute(insert(Survey), [
             visit | {"order_id": ids["o3"], "number": "13811111111", "answered_at": local(9, 18),
                      "rating": "satisfied"},
