@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from ivr import logs
 from ivr.agents.errors import AgentError
 from ivr.agents.store import AgentStore
 from ivr.app import build_app
@@ -35,8 +36,10 @@ from ivr.knowledge.importing import read_entries
 from ivr.knowledge.store import KnowledgeStore
 from ivr.open311 import admin as open311_admin
 from ivr.prompts.generate import PromptError
+from ivr.reports import admin as reports_admin
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
 from ivr.settings import Settings, SettingsError, load_settings
+from ivr.staffing import admin as staffing_admin
 from ivr.voicemail import backlog, model_install
 from ivr.voicemail.model_install import ModelInstallError
 from ivr.voicemail.speech_model import NoModel, find_model
@@ -61,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(arguments.config, overrides=arguments.set)
         passwords.configure(settings.web.password_memory_kib, settings.web.password_time_cost)
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-        )
+        logs.configure(settings.log_level, settings.log_format)
         result: int = arguments.run(settings, arguments)
         return result
     except EXPECTED_ERRORS as exc:
@@ -120,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
                                   "names its department by code")
     open311_admin.register(commands, _command)
     campaigns_admin.register(commands, _command)
+    staffing_admin.register(commands, _command)
+    reports_admin.register(commands, _command)
     transcribe = _command(commands, "transcribe", "transcribe the voicemails waiting (their durable jobs) until none "
                           "is due, with a progress line; exit 1 if one failed, 3 without a speech model",
                           cmd_transcribe)
