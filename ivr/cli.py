@@ -231,6 +231,9 @@ The 12345 hotline is up.
   Agents' desk:           http://{settings.web.host}:{settings.web.port}/desk  (log in, then take a seat)
   Work orders:            http://{settings.web.host}:{settings.web.port}/orders  (departments log in here)
   Survey campaigns:       http://{settings.web.host}:{settings.web.port}/campaigns  (supervisors; docs/surveys.md)
+  Reports, staffing:      http://{settings.web.host}:{settings.web.port}/reports  (supervisors; docs/reports.md)
+  Wallboard (big screen): http://{settings.web.host}:{settings.web.port}/wallboard  (docs/wallboard.md)
+  Metrics (Prometheus):   http://{settings.web.host}:{settings.web.port}/metrics  (docs/operations.md)
   SMS (Kannel):           to and from {settings.sms.sender} through its {settings.sms.smsc} SMSC (docs/sms.md)
   Open311 API:            http://{settings.web.host}:{settings.web.port}/open311/v2/discovery.json
   Health:                 http://{settings.web.host}:{settings.web.port}/healthz
