@@ -16,6 +16,7 @@ from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.ami.queue_state import QueueState
 from ivr.asterisk.layout import AsteriskLayout
+from ivr.background import Background
 from ivr.callbacks.dialer import CallbackDialer
 from ivr.callbacks.store import CallbackStore
 from ivr.calls import classic_spool
@@ -36,10 +37,18 @@ from ivr.intake import waiting
 from ivr.intake.context import CallContext, CallContextFactory, Services
 from ivr.knowledge import routes as knowledge
 from ivr.knowledge.store import KnowledgeStore
+from ivr.metrics import jobs as job_metrics
+from ivr.metrics import live as live_metrics
+from ivr.metrics import routes as metrics_routes
+from ivr.metrics.collector import Metrics
+from ivr.metrics.log_errors import counting_errors
 from ivr.open311 import routes as open311
 from ivr.progress import handlers as progress
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
+from ivr.reports.builder import ReportMaker
+from ivr.reports.runs import ReportRuns, ReportScheduler
+from ivr.reports.terms import TermIndexer
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.sms import routes as sms_routes
@@ -47,6 +56,7 @@ from ivr.sms.inbox import SmsInbox
 from ivr.sms.kannel import KannelError, KannelLayout, KannelProcess
 from ivr.sms.sender import SmsSender
 from ivr.sms.store import SmsStore
+from ivr.staffing import routes as staffing
 from ivr.surveys import handlers as survey_calls
 from ivr.surveys import routes as survey_routes
 from ivr.surveys.dialer import SurveyDialer
@@ -57,6 +67,9 @@ from ivr.voicemail import routes as voicemail_routes
 from ivr.voicemail.ingest import VoicemailIngester
 from ivr.voicemail.store import VoicemailStore, policy_of
 from ivr.voicemail.worker import TranscriptionWorker
+from ivr.wallboard import routes as wallboard
+from ivr.wallboard.figures import DayReader
+from ivr.wallboard.live import WallboardHub
 from ivr.web import health, passwords, shared
 from ivr.web.auth import auth_middleware
 from ivr.workorders import routes as workorders
@@ -87,6 +100,8 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = secrets
     app[keys.LAYOUT] = layout
+    app[keys.METRICS] = Metrics()
+    app.cleanup_ctx.append(_count_errors)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_call_recording)
     app.cleanup_ctx.append(_queue_log)
@@ -98,11 +113,16 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     app.cleanup_ctx.append(_sms)
     app.cleanup_ctx.append(_campaigns)
     app.cleanup_ctx.append(_fastagi)
+    app.cleanup_ctx.append(_metrics)
     app.cleanup_ctx.append(_supervision)
+    app.cleanup_ctx.append(_wallboard)
+    app.cleanup_ctx.append(_reports)
     app.on_shutdown.append(_close_desks)
     app.on_shutdown.append(_close_campaign_streams)
+    app.on_shutdown.append(_close_wallboards)
     app.on_shutdown.append(_let_survey_calls_finish)
     health.setup_routes(app)
+    metrics_routes.setup_routes(app)
     shared.setup_routes(app)
     desk.setup_routes(app)
     reports.setup_routes(app)
@@ -114,6 +134,8 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     survey_routes.setup_routes(app)
     sms_routes.setup_routes(app)
     campaigns.setup_routes(app)
+    wallboard.setup_routes(app)
+    staffing.setup_routes(app)
     return app
 
 
@@ -335,6 +357,21 @@ async def _fastagi(app: web.Application) -> AsyncIterator[None]:
     await server.stop()
 
 
+async def _count_errors(app: web.Application) -> AsyncIterator[None]:
+    """First in, last out: errors logged while the other parts start and stop are counted too."""
+    with counting_errors(app[keys.METRICS].log_errors):
+        yield
+
+
+async def _metrics(app: web.Application) -> AsyncIterator[None]:
+    """GET /metrics reads these parts at each scrape (docs/operations.md)."""
+    metrics = app[keys.METRICS]
+    live_metrics.watch(metrics, app[keys.TRACKER], app[keys.AMI], app[keys.FASTAGI], app[keys.CALL_WRITER],
+                       app[keys.SETTINGS].direct_queue)
+    job_metrics.watch_jobs(metrics, app[keys.ENGINE])
+    yield
+
+
 async def _supervision(app: web.Application) -> AsyncIterator[None]:
     """The 督办 scheduler: sends the ladder's steps as they fall due (its state is in the database)."""
     settings, orders = app[keys.SETTINGS], app[keys.ORDERS]
@@ -344,3 +381,50 @@ async def _supervision(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _reports(app: web.Application) -> AsyncIterator[None]:
+    """Reports: the term indexer (hot topics), the schedule, and reports asked for from the page."""
+    settings, engine = app[keys.SETTINGS], app[keys.ENGINE]
+    maker = ReportMaker(engine, settings)
+    runs = ReportRuns(engine, maker, settings.data_dir / "reports")
+    indexer = TermIndexer(engine, settings.reports.wallboard_refresh_seconds)
+    app[keys.REPORT_MAKER], app[keys.REPORT_RUNS], app[keys.TERM_INDEXER] = maker, runs, indexer
+    app[reports.ON_REQUEST] = Background("report run", logger)
+    app[keys.METRICS].add_database("hotline_report_runs", "Report runs by kind and state (running, done, failed)",
+                                   runs.counts, labels=("kind", "status"))
+    tasks = [asyncio.create_task(indexer.run(), name="term-indexer")]
+    if settings.reports.schedule:
+        tasks.append(asyncio.create_task(ReportScheduler(settings, runs).run(), name="report-schedule"))
+    yield
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await app[reports.ON_REQUEST].close()
+
+
+async def _wallboard(app: web.Application) -> AsyncIterator[None]:
+    """The live wallboard (docs/wallboard.md): pushed on queue and seat events and at each call's end; today's
+    figures read again once a call's end is in the database."""
+    settings, ami, tracker = app[keys.SETTINGS], app[keys.AMI], app[keys.TRACKER]
+    reader = DayReader(app[keys.ENGINE], settings, app[keys.ORDERS].calendar)
+    hub = WallboardHub(settings, ami.queue_state, lambda: ami.connected, tracker.live, reader)
+    app[keys.WALLBOARD] = hub
+    ami.subscribe(hub.handle, hub.EVENTS)
+    ami.refresh_listeners.append(hub.queues_reread)
+    tracker.finished_listeners.append(hub.call_finished)
+    stop_reading = app[keys.CALL_WRITER].on_written(hub.call_written)
+    task = asyncio.create_task(hub.run(), name="wallboard")
+    yield
+    stop_reading()
+    hub.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_wallboards(app: web.Application) -> None:
+    """Before aiohttp waits for open requests: the wallboards' event streams would hold the shutdown up."""
+    if keys.WALLBOARD in app:
+        app[keys.WALLBOARD].close()

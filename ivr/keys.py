@@ -19,6 +19,10 @@ from ivr.desk.hub import DeskHub
 from ivr.fastagi import FastAgiServer
 from ivr.intake.context import CallContext
 from ivr.knowledge.store import KnowledgeStore
+from ivr.metrics.collector import Metrics
+from ivr.reports.builder import ReportMaker
+from ivr.reports.runs import ReportRuns
+from ivr.reports.terms import TermIndexer
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.sms.inbox import SmsInbox
@@ -30,6 +34,7 @@ from ivr.surveys.store import SurveyStore
 from ivr.voicemail.ingest import VoicemailIngester
 from ivr.voicemail.store import VoicemailStore
 from ivr.voicemail.worker import TranscriptionWorker
+from ivr.wallboard.live import WallboardHub
 from ivr.workorders.directory import Directory
 from ivr.workorders.queries import OrderQueries
 from ivr.workorders.service import OrderService
@@ -65,3 +70,8 @@ SMS_STORE = web.AppKey("sms_store", SmsStore)
 SMS_SENDER = web.AppKey("sms_sender", SmsSender)
 SMS_INBOX = web.AppKey("sms_inbox", SmsInbox)
 KANNEL = web.AppKey("kannel", KannelProcess)  # only when the server runs Kannel (sms.run_kannel)
+METRICS = web.AppKey("metrics", Metrics)  # GET /metrics; other parts register their figures here (docs/operations.md)
+REPORT_MAKER = web.AppKey("report_maker", ReportMaker)
+REPORT_RUNS = web.AppKey("report_runs", ReportRuns)
+TERM_INDEXER = web.AppKey("term_indexer", TermIndexer)
+WALLBOARD = web.AppKey("wallboard", WallboardHub)

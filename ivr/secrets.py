@@ -25,6 +25,8 @@ class Secrets:
     sms_password: str = ""  # our sendsms user at Kannel's smsbox
     sms_token: str = ""  # Kannel passes it with each incoming SMS: nobody else can post one to us
     smpp_password: str = ""  # the carrier's, written here by the operator (sms.smsc = smpp)
+    metrics_token: str = ""  # a Prometheus elsewhere than on this machine sends it to read /metrics
+    wallboard_key: str = ""  # opens the wallboard (and only it) to a hall screen nobody logs in on
 
 
 def ensure_secrets(settings: Settings) -> Secrets:
@@ -36,6 +38,8 @@ def ensure_secrets(settings: Settings) -> Secrets:
         existing.ami_password or _new_password(), seats, existing.web_secret or secrets.token_urlsafe(32),
         existing.kannel_admin_password or _new_password(), existing.sms_password or _new_password(),
         existing.sms_token or secrets.token_urlsafe(24), existing.smpp_password,
+        existing.metrics_token or secrets.token_urlsafe(32),
+        existing.wallboard_key or secrets.token_urlsafe(24),
     )
     if result != existing:
         _write(path, result)
@@ -55,7 +59,7 @@ def load_secrets(path: Path) -> Secrets:
         raise SecretsError(f"{path} is not valid TOML: {exc}") from exc
     seats = {str(k): str(v) for k, v in data.get("seats", {}).items()}
     return Secrets(str(data.get("ami_password", "")), seats, str(data.get("web_secret", "")),
-                   *(str(data.get(name, "")) for name in _SMS_SECRETS))
+                   **{name: str(data.get(name, "")) for name in (*_SMS_SECRETS, "metrics_token", "wallboard_key")})
 
 
 _SMS_SECRETS = ("kannel_admin_password", "sms_password", "sms_token", "smpp_password")
@@ -72,6 +76,8 @@ def _write(path: Path, value: Secrets) -> None:
         f'ami_password = "{value.ami_password}"',
         f'web_secret = "{value.web_secret}"',
         *(f"{name} = {json.dumps(getattr(value, name))}" for name in _SMS_SECRETS),  # TOML reads JSON's escapes
+        f"metrics_token = {json.dumps(value.metrics_token)}",
+        f"wallboard_key = {json.dumps(value.wallboard_key)}",
         "",
         "[seats]",
     ]

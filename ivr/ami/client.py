@@ -4,6 +4,7 @@ and puts a timeout on every action (panoramisk's futures can otherwise wait fore
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -80,6 +81,8 @@ class AmiClient:
         self.refresh_listeners: list[Callable[[], Awaitable[None]]] = []
         self.logins = 0
         self.refreshes = 0
+        # For /metrics: actions that failed, by (action, AmiNotConnected | AmiActionTimeout | AmiActionFailed).
+        self.action_failures: collections.Counter[tuple[str, str]] = collections.Counter()
         self._manager: _Manager | None = None
         self.background = Background("AMI follow-up", logger)
         self._refreshed = asyncio.Condition()
@@ -129,6 +132,7 @@ class AmiClient:
         ("Added interface to queue"): its future never resolves. So we say which it is.
         """
         if not self.connected or self._manager is None:
+            self.action_failures[fields.get("Action", ""), AmiNotConnected.__name__] += 1
             raise AmiNotConnected(f"AMI not connected; {fields.get('Action')} not sent")
         future = self._manager.send_action(dict(fields), as_list=True if listing else False)
         try:
@@ -136,10 +140,12 @@ class AmiClient:
                 response = await asyncio.shield(future)
         except TimeoutError:
             future.cancel()
+            self.action_failures[fields.get("Action", ""), AmiActionTimeout.__name__] += 1
             raise AmiActionTimeout(f"no answer to {fields.get('Action')} within "
                                    f"{timeout or self.settings.action_timeout:g} s") from None
         first = response[0] if isinstance(response, list) else response
         if first.get("Response") == "Error":
+            self.action_failures[fields.get("Action", ""), AmiActionFailed.__name__] += 1
             raise AmiActionFailed(f"{fields.get('Action')}: {first.get('Message', 'error')}")
         return response
 

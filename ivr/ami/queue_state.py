@@ -23,6 +23,7 @@ class MemberState:
     paused: bool
     calls_taken: int
     penalty: int = 0
+    paused_reason: str = ""  # as the agent gave it when pausing (/metrics counts paused seats by it)
 
     @property
     def available(self) -> bool:
@@ -101,6 +102,7 @@ class QueueState:
             paused=fields.get("Paused") == "1",
             calls_taken=int(fields.get("CallsTaken") or 0),
             penalty=int(penalty) if penalty and penalty.isdigit() else (known.penalty if known else 0),
+            paused_reason=fields.get("PausedReason", "") if fields.get("Paused") == "1" else "",
         )
         return member
 

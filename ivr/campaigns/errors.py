@@ -26,10 +26,3 @@ class CampaignRefused(CampaignError):
 
     status = 409
     error_id = "campaign-refused"
-
-
-class NotForRole(CampaignError):
-    """Campaigns are run by the centre's supervisors and administrators."""
-
-    status = 403
-    error_id = "not-for-role"

@@ -29,10 +29,10 @@ from aiohttp.streams import StreamReader
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ivr import keys
-from ivr.campaigns.errors import BadCampaign, NotForRole
+from ivr.campaigns.errors import BadCampaign
 from ivr.campaigns.store import NewCampaign
-from ivr.workorders.actors import ADMINISTRATOR, SUPERVISOR, Actor
-from ivr.workorders.routes import current_actor
+from ivr.web.roles import supervisor
+from ivr.workorders.actors import Actor
 from routing import campaigns as rules
 from routing.survey_scripts import SCRIPTS
 
@@ -43,10 +43,7 @@ MAX_FIELD_BYTES = 64 * 1024
 
 
 async def _supervisor(request: web.Request) -> Actor:
-    actor = await current_actor(request)
-    if actor.role not in (SUPERVISOR, ADMINISTRATOR):
-        raise NotForRole("survey campaigns are run by the centre's supervisors and administrators")
-    return actor
+    return await supervisor(request, "survey campaigns are run by the centre's supervisors and administrators")
 
 
 def _campaign_id(request: web.Request) -> int:

@@ -7,6 +7,7 @@ this module's job is to end the AGI session promptly and to log why, with the ca
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from ivr.dialplan_variables import AGI_ERROR
 from ivr.fastagi.errors import AgiError, AgiHangup, AgiHeaderError, DuplicateRouteError
 from ivr.fastagi.protocol import AgiCall, read_environment
+from ivr.logs import call_id
 from ivr.settings import FastAgiSettings
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,9 @@ class FastAgiServer(Generic[Ctx]):
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[Any]] = set()
         self.sessions_served = 0
+        # For /metrics: sessions by (script, result), and protocol errors by kind (AgiError's class name).
+        self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.protocol_errors: collections.Counter[str] = collections.Counter()
 
     @property
     def listening(self) -> bool:
@@ -111,36 +116,52 @@ class FastAgiServer(Generic[Ctx]):
             )
         except AgiHeaderError as exc:
             logger.warning("[peer %s] FastAGI session refused: %s", peer, exc)
+            self.protocol_errors[type(exc).__name__] += 1
             writer.close()
             return
         call = AgiCall(reader, writer, environment, self.settings.command_timeout)
+        # Every record logged on this call's path (its handler, the tasks it starts) carries its unique id.
+        token = call_id.set(call.uniqueid)
         try:
             await self._dispatch(call)
         finally:
             await call.close()
+            call_id.reset(token)
 
     async def _dispatch(self, call: AgiCall) -> None:
         uid = call.uniqueid
         handler = self.router.resolve(call.script)
         if handler is None:
             logger.error("[%s] unknown AGI script %r; the caller goes on to the queue", uid, call.script)
+            self.requests["(unknown)", "unknown-script"] += 1  # not the name: any peer could send any
             await self._note_failure(call, "unknown-script")
             return
+        self.requests[call.script, await self._run(call, handler)] += 1
+
+    async def _run(self, call: AgiCall, handler: Handler[Ctx]) -> str:
+        """Run the handler; how it ended (ok, hangup, the AgiError's class, handler-timeout, handler-crashed)."""
+        uid = call.uniqueid
         limit = self.router.time_limit(call.script, self.settings.handler_timeout)
         try:
             async with asyncio.timeout(limit):
                 await handler(call, self.context_for(call))
         except AgiHangup as exc:
             logger.info("[%s] %s: caller hung up (%s)", uid, call.script, exc)
+            return "hangup"
         except AgiError as exc:
             logger.error("[%s] %s failed: %s %s; the caller goes on to the queue", uid, call.script, exc, exc.reply)
+            self.protocol_errors[type(exc).__name__] += 1
             await self._note_failure(call, type(exc).__name__)
+            return type(exc).__name__
         except TimeoutError:
             logger.error("[%s] %s ran past %g s; the caller goes on to the queue", uid, call.script, limit)
             await self._note_failure(call, "handler-timeout")
+            return "handler-timeout"
         except Exception:
             logger.exception("[%s] %s crashed; the caller goes on to the queue", uid, call.script)
             await self._note_failure(call, "handler-crashed")
+            return "handler-crashed"
+        return "ok"
 
     async def _note_failure(self, call: AgiCall, reason: str) -> None:
         """Tell the dialplan why (best effort: the channel may be gone already)."""

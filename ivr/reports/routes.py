@@ -26,18 +26,13 @@ from ivr.reports.runs import FORMATS, ReportRuns, file_name, render
 from ivr.reports.service import call_report
 from ivr.reports.view import view
 from ivr.web.json_body import json_object
-from ivr.workorders.actors import ADMINISTRATOR, SUPERVISOR, Actor
-from ivr.workorders.routes import current_actor
+from ivr.web.roles import supervisor
+from ivr.workorders.actors import Actor
 from routing import report_periods
 from routing.report_periods import ReportPeriod
 
 STATIC = Path(__file__).with_name("static")
 ON_REQUEST = web.AppKey("report_requests", Background)
-
-
-class Forbidden(AgentError):
-    status = 403
-    error_id = "forbidden"
 
 
 class BadPeriod(AgentError):
@@ -50,10 +45,7 @@ class NoSuchRun(AgentError):
 
 
 async def require_supervisor(request: web.Request) -> Actor:
-    actor = await current_actor(request)
-    if actor.role not in (SUPERVISOR, ADMINISTRATOR):
-        raise Forbidden("reports are for the centre's supervisors and administrators")
-    return actor
+    return await supervisor(request, "reports are for the centre's supervisors and administrators")
 
 
 def _period(request: web.Request, values: dict[str, object] | None = None) -> ReportPeriod:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.db.engine import DATABASE_ERRORS
 from ivr.db.models import Call, ReportRun, WorkOrder, as_utc
@@ -143,6 +143,11 @@ class ReportRuns:
         async with self.engine.begin() as connection:
             await connection.execute(update(ReportRun).where(ReportRun.id == run_id)
                                      .values(finished_at=datetime.now(UTC), **values))
+
+    async def counts(self, connection: AsyncConnection) -> dict[tuple[str, ...], float]:
+        """Runs by kind and state, for /metrics (a few rows a day: no index needed)."""
+        query = select(ReportRun.kind, ReportRun.status, func.count()).group_by(ReportRun.kind, ReportRun.status)
+        return {(kind, status): float(count) for kind, status, count in await connection.execute(query)}
 
     async def scheduled(self) -> dict[tuple[str, str], Run]:
         query = select(ReportRun).where(ReportRun.requested_by == SCHEDULE)

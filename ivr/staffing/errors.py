@@ -14,10 +14,3 @@ class BadDate(StaffingError):
 
     status = 400
     error_id = "bad-date"
-
-
-class NotForRole(StaffingError):
-    """Staffing is for the centre's supervisors and administrators."""
-
-    status = 403
-    error_id = "not-for-role"

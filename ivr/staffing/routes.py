@@ -15,16 +15,14 @@ from aiohttp import web
 
 from ivr import keys
 from ivr.settings import Settings
-from ivr.staffing.errors import BadDate, NotForRole
+from ivr.staffing.errors import BadDate
 from ivr.staffing.service import Forecast, NowFigures, forecast, now_figures
-from ivr.workorders.actors import ADMINISTRATOR, SUPERVISOR
-from ivr.workorders.routes import current_actor
+from ivr.web.roles import supervisor
 from routing.staffing import SlotPlan
 
 
 async def _supervisor(request: web.Request) -> None:
-    if (await current_actor(request)).role not in (SUPERVISOR, ADMINISTRATOR):
-        raise NotForRole("staffing is for the centre's supervisors and administrators")
+    await supervisor(request, "staffing is for the centre's supervisors and administrators")
 
 
 def _day(request: web.Request, today: date) -> date:

@@ -5,6 +5,7 @@ files; the schedule makes the day's, week's and month's reports once, catches up
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import io
@@ -108,8 +109,7 @@ async def test_a_supervisor_reads_a_day_and_downloads_it_as_files_that_hold_the_
     pdf = await lead.get("/api/reports/file", params={"kind": "daily", "period": "2026-10-09", "format": "pdf"})
     assert (pdf.status, pdf.content_type) == (200, "application/pdf")
     assert "12345-daily-2026-10-09.pdf" in pdf.headers["Content-Disposition"]
-    text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=await pdf.read(), capture_output=True,
-                          check=True).stdout.decode()
+    text = await asyncio.to_thread(_pdf_text, await pdf.read())
     assert "12345热线日报" in text and "37.5%" in text and "市住建局" in text
 
     xlsx = await lead.get("/api/reports/file", params={"kind": "daily", "period": "2026-10-09", "format": "xlsx"})
@@ -126,7 +126,7 @@ async def test_others_are_refused_and_a_bad_period_says_what_is_expected(centre:
     assert (await (await centre.client(None)).get("/api/reports")).status == 401
     staff = await centre.client("urban.li", "urban-password-1")
     refused = await staff.get("/api/reports", params={"kind": "monthly"})
-    assert (refused.status, (await refused.json())["error_id"]) == (403, "forbidden")
+    assert (refused.status, (await refused.json())["error_id"]) == (403, "not-for-role")
     lead = await centre.client("lead", "lead-password-1")
     bad = await lead.get("/api/reports", params={"kind": "monthly", "period": "October"})
     body = await bad.json()
@@ -184,6 +184,11 @@ async def test_the_schedule_makes_each_report_once_catches_up_and_retries_a_fail
     assert await failing.tick() == []  # not again at once
     clock["now"] += timedelta(hours=1, minutes=1)
     assert [(p.kind, p.label) for p in await scheduler.tick()] == [("daily", "2026-10-12")]
+
+
+def _pdf_text(data: bytes) -> str:
+    done = subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True)
+    return done.stdout.decode()
 
 
 class _Broken(ReportMaker):

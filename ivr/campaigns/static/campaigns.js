@@ -184,13 +184,8 @@ for (const action of Object.keys(ALLOWED)) {
 function showError(error) { $("error").textContent = error.message; }
 
 async function start() {
-  let me;
-  try {
-    me = await api("GET", "/api/portal/me");
-  } catch (error) {
-    $("login").hidden = false;
-    return;
-  }
+  const me = await signedIn();
+  if (!me) return;
   $("login").hidden = true;
   $("who").textContent = `${me.id} · ${me.role}`;
   try {
@@ -205,14 +200,7 @@ async function start() {
   $("c-channels").replaceChildren(...choices.channels.map((c) => new Option(c.label, c.value)));
 }
 
-$("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  try {
-    await api("POST", "/api/portal/session", { user: $("user").value, password: $("password").value });
-    await start();
-  } catch (error) { $("login-error").textContent = error.message; }
-});
+wireLogin(start);
 $("logout").addEventListener("click", async () => {
   if (stream) stream.close();
   await api("DELETE", "/api/portal/session");

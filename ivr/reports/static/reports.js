@@ -5,6 +5,7 @@ const HINTS = { daily: "如 2026-10-05", weekly: "如 2026-W41", monthly: "如 2
   special: "首日_末日，如 2026-10-01_2026-10-07" };
 const STATUSES = { running: "生成中", done: "已完成", failed: "失败" };
 const charts = {};
+const FIGURE = /^([-+]?[\d.,]+(%|个百分点)?|—)?$/;  // a value aligned right; text (a name) is aligned left
 
 function query() {
   const parameters = new URLSearchParams({ kind: $("kind").value });
@@ -15,20 +16,26 @@ function query() {
 function table(columns, rows, surges) {
   const made = element("table");
   const head = element("tr");
-  head.append(...columns.map((name) => element("th", name)));
+  // A column of names is aligned left, its heading too (as its first row shows it).
+  head.append(...columns.map((name, column) => element("th", name,
+    rows.length && (column === 0 || !FIGURE.test(rows[0][column])) ? "name" : undefined)));
   made.append(head);
   rows.forEach((row, index) => {
     const line = element("tr", undefined, surges && surges[index] ? "surge" : undefined);
-    line.append(...row.map((value, column) => cell(value, column === 0 ? "name" : undefined)));
+    line.append(...row.map((value, column) => cell(value, column === 0 || !FIGURE.test(value) ? "name" : undefined)));
     made.append(line);
   });
-  return made;
+  const box = element("div", undefined, "wide");
+  box.append(made);
+  return box;
 }
 
 function chart(id, config) {
   if (typeof Chart === "undefined") return;  // the page works without its charts
   if (charts[id]) charts[id].destroy();
-  charts[id] = new Chart($(id), config);
+  charts[id] = new Chart($(id), { ...config, options: { responsive: true, maintainAspectRatio: false, animation: false,
+    scales: { x: { offset: true }, y: { beginAtZero: true, ticks: { precision: 0 } } },
+    plugins: { title: { display: true, text: $(id).getAttribute("aria-label") } } } });
 }
 
 function showReport(report) {
@@ -52,7 +59,9 @@ function showReport(report) {
   $("report").hidden = false;
 }
 
+let polling;  // the one timer that reads the runs again while one is being made
 async function showRuns() {
+  clearTimeout(polling);
   const { runs } = await api("GET", "/api/reports/runs");
   $("runs").tBodies[0].replaceChildren(...runs.map((run) => {
     const line = element("tr");
@@ -68,7 +77,9 @@ async function showRuns() {
                 files);
     return line;
   }));
-  if (runs.some((run) => run.status === "running")) setTimeout(showRuns, 1000);
+  if (runs.some((run) => run.status === "running")) {
+    polling = setTimeout(() => showRuns().catch((error) => { $("error").textContent = error.message; }), 1000);
+  }
 }
 
 $("kind").addEventListener("change", () => { $("period-hint").textContent = HINTS[$("kind").value]; });
@@ -81,11 +92,32 @@ $("choose").addEventListener("submit", async (event) => {
   } catch (error) { $("error").textContent = error.message; }
   $("show").disabled = false;
 });
+// The file is fetched first: a refusal (a bad period) is told on the page instead of leaving it for the error.
+async function download(format) {
+  const parameters = query();
+  parameters.set("format", format);
+  const response = await fetch(`/api/reports/file?${parameters}`, { credentials: "same-origin" });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new Error(data.message || data.error_id || `${response.status}`);
+  }
+  const named = /filename\*=UTF-8''([^;]+)/.exec(response.headers.get("Content-Disposition") || "");
+  const link = element("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = named ? decodeURIComponent(named[1]) : `report.${format}`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+}
 for (const button of document.querySelectorAll(".download")) {
-  button.addEventListener("click", () => {
-    const parameters = query();
-    parameters.set("format", button.dataset.format);
-    location.href = `/api/reports/file?${parameters}`;
+  button.addEventListener("click", async () => {
+    $("error").textContent = "";
+    button.disabled = true;
+    try {
+      await download(button.dataset.format);
+    } catch (error) { $("error").textContent = error.message; }
+    button.disabled = false;
   });
 }
 $("archive").addEventListener("click", async () => {
@@ -99,13 +131,8 @@ $("archive").addEventListener("click", async () => {
 });
 
 async function start() {
-  let me;
-  try {
-    me = await api("GET", "/api/portal/me");
-  } catch (error) {
-    $("login").hidden = false;
-    return;
-  }
+  const me = await signedIn();
+  if (!me) return;
   $("login").hidden = true;
   $("who").textContent = `${me.id} · ${me.role}`;
   try {
@@ -119,14 +146,7 @@ async function start() {
   $("period-hint").textContent = HINTS[$("kind").value];
 }
 
-$("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  try {
-    await api("POST", "/api/portal/session", { user: $("user").value, password: $("password").value });
-    await start();
-  } catch (error) { $("login-error").textContent = error.message; }
-});
+wireLogin(start);
 $("logout").addEventListener("click", async () => {
   await api("DELETE", "/api/portal/session");
   location.reload();

@@ -1,5 +1,5 @@
 "use strict";
-// What the pages share (/desk, /campaigns, /orders), loaded before each page's own script: the session's CSRF token,
+// What the pages share (/desk, /campaigns, /orders, /reports), loaded before each page's own script: the session's CSRF token,
 // the API call, a time as shown, and table cells.
 const $ = (id) => document.getElementById(id);
 
@@ -32,4 +32,26 @@ function element(tag, text, className) {
   if (text !== undefined && text !== null) made.textContent = String(text);
   if (className) made.className = className;
   return made;
+}
+
+// The web users' log-in form (#login, #user, #password, #login-error) of a page: `start` runs once signed in.
+function wireLogin(start) {
+  $("login").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      await api("POST", "/api/portal/session", { user: $("user").value, password: $("password").value });
+      await start();
+    } catch (error) { $("login-error").textContent = error.message; }
+  });
+}
+
+// Who is signed in (a web user, or an agent from the desk), or null after showing the log-in form.
+async function signedIn() {
+  try {
+    return await api("GET", "/api/portal/me");
+  } catch (error) {
+    $("login").hidden = false;
+    return null;
+  }
 }

@@ -171,12 +171,8 @@ async function showReview() {
 function showError(error) { $("error").textContent = error.message; }
 
 async function start() {
-  try {
-    me = await api("GET", "/api/portal/me");
-  } catch (error) {
-    $("login").hidden = false;
-    return;
-  }
+  me = await signedIn();
+  if (!me) return;
   $("login").hidden = true;
   $("orders").hidden = false;
   $("who").textContent = `${me.id} · ${me.role}${me.department ? " · " + me.department : ""}`;
@@ -185,14 +181,7 @@ async function start() {
   if (me.role.startsWith("department")) await showReview();
 }
 
-$("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  try {
-    await api("POST", "/api/portal/session", { user: $("user").value, password: $("password").value });
-    await start();
-  } catch (error) { $("login-error").textContent = error.message; }
-});
+wireLogin(start);
 $("box-open").addEventListener("click", () => { box = "open"; showList("/api/orders").catch(showError); });
 $("box-done").addEventListener("click", () => { box = "done"; showList("/api/orders?box=done").catch(showError); });
 $("search").addEventListener("click", () => {
