@@ -232,7 +232,8 @@ The 12345 hotline is up.
   Work orders:            http://{settings.web.host}:{settings.web.port}/orders  (departments log in here)
   Survey campaigns:       http://{settings.web.host}:{settings.web.port}/campaigns  (supervisors; docs/surveys.md)
   Reports, staffing:      http://{settings.web.host}:{settings.web.port}/reports  (supervisors; docs/reports.md)
-  Wallboard (big screen): http://{settings.web.host}:{settings.web.port}/wallboard  (docs/wallboard.md)
+  Wallboard (big screen): http://{settings.web.host}:{settings.web.port}/wallboard  (supervisors; docs/wallboard.md)
+                          a hall screen without a log-in: /wallboard?key={secrets.wallboard_key}
   Metrics (Prometheus):   http://{settings.web.host}:{settings.web.port}/metrics  (docs/operations.md)
   SMS (Kannel):           to and from {settings.sms.sender} through its {settings.sms.smsc} SMSC (docs/sms.md)
   Open311 API:            http://{settings.web.host}:{settings.web.port}/open311/v2/discovery.json

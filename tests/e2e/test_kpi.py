@@ -74,4 +74,4 @@ async def test_reports_are_for_supervisors_only(hotline: Hotline) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         await log_in(session, hotline.web_url + "/api/session", {"agent_id": "1033", "pin": pin})
         async with session.get(hotline.web_url + "/api/reports/calls") as response:
-            assert response.status == 403 and (await response.json())["error_id"] == "forbidden"
+            assert response.status == 403 and (await response.json())["error_id"] == "not-for-role"
