@@ -38,6 +38,7 @@ _MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z]")  # a Chinese character or a L
 
 _words_lock = threading.Lock()
 _added_words: set[str] = set()
+_tokenizer: Any = None
 
 
 @dataclass(frozen=True)
@@ -72,15 +73,21 @@ def terms(text: str, extra_words: Iterable[str] = ()) -> list[str]:
 
 
 def _jieba() -> Any:
-    # Imported when first needed: importing it costs every `hotline` command a tenth of a second.
-    import jieba
+    """A tokenizer of our own: the words other parts add to jieba's shared one (the voicemail analysis adds the
+    catalogue's keywords its way) must not change the terms, nor make them depend on what ran before."""
+    global _tokenizer
+    with _words_lock:
+        if _tokenizer is None:
+            # Imported when first needed: importing it costs every `hotline` command a tenth of a second.
+            import jieba
 
-    jieba.setLogLevel(logging.WARNING)
-    return jieba
+            jieba.setLogLevel(logging.WARNING)
+            _tokenizer = jieba.Tokenizer()
+        return _tokenizer
 
 
 def _add_words(jieba: Any, words: Iterable[str]) -> None:
-    with _words_lock:  # terms() may run in several threads; jieba's dictionary is shared
+    with _words_lock:  # terms() may run in several threads; the tokenizer's dictionary is shared
         for word in words:
             if word and word not in _added_words:
                 # A plain add_word loses to jieba's own splits (路灯不亮 → 路 / 灯不亮): a catalogue keyword
