@@ -140,6 +140,11 @@ class CatalogueEntry(Base):
 
 
 OPEN_ORDERS = "status IN ('accepted', 'dispatched', 'draft', 'replied', 'returned', 'signed')"
+LATE_ORDERS = "closed_at IS NULL OR closed_at > due_at"
+# What the reports sum over a period's orders (ivr/reports/queries.py), carried in the period index (migration 0015)
+# so that PostgreSQL reads the index alone, not a page of the table per dozen orders.
+PERIOD_FIGURES = ["id", "status", "type", "source", "topic", "caller_number", "dispatched_at", "closed_at", "due_at",
+                  "returns", "terms"]
 
 
 class WorkOrder(Base):
@@ -153,9 +158,16 @@ class WorkOrder(Base):
         # indexes on content and address there, and bigram indexes in 0011, for the search).
         Index("ix_work_orders_open_due", "due_at", "id", postgresql_where=text(OPEN_ORDERS),
               sqlite_where=text(OPEN_ORDERS)),
-        Index("ix_work_orders_created_at", "created_at"),  # reports read by period (migration 0014)
+        # Reports read by period (migration 0015; it replaced 0014's ix_work_orders_created_at).
+        Index("ix_work_orders_period", "created_at", postgresql_include=PERIOD_FIGURES),
         Index("ix_work_orders_terms_pending", "id", postgresql_where=text("terms IS NULL"),
               sqlite_where=text("terms IS NULL")),
+        # The orders that were or are late, by deadline: the reports' overdue count (migration 0015).
+        Index("ix_work_orders_late_due", "due_at", postgresql_include=["status"], postgresql_where=text(LATE_ORDERS),
+              sqlite_where=text(LATE_ORDERS)),
+        # The satisfaction rates join a period's return visits to their orders' lead department and agent
+        # (ivr.surveys.results.rates): read from the index alone (migration 0015).
+        Index("ix_work_orders_id_lead_agent", "id", postgresql_include=["lead_department_id", "agent"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -387,7 +399,9 @@ class Survey(Base):
         UniqueConstraint("campaign_id", "number"),
         Index("ix_surveys_due", "status", "next_at"),
         Index("ix_surveys_number_status", "number", "status"),
-        Index("ix_surveys_answered_at", "answered_at"),
+        # The period's return visits for the satisfaction rates, read from the index alone (migration 0015; it
+        # replaced 0014's ix_surveys_answered_at).
+        Index("ix_surveys_answered", "answered_at", postgresql_include=["order_id", "status", "rating", "appeal"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
