@@ -13,7 +13,7 @@ comment records the sizes); `--rebuild` makes it again.
 
 Measured, for October 2026 (Asia/Shanghai): `ReportMaker(engine, settings).make(period)` as the web, the CLI
 and the schedule call it: the first run on a fresh engine and the median of `--runs` warm runs, with the time
-spent in each function of `ivr/reports/queries.py` (and `ivr.surveys.results.rates`); then the **baseline**,
+spent in each function of `ivr/reports/queries.py`; then the **baseline**,
 the month's calls fetched row by row and folded in Python by `routing.kpi.call_kpis` (the reference
 definition; `ivr.reports.service.call_report` does the same), against the same figures summed in SQL
 (`ivr.reports.service.call_figures`), checked equal. `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of every
@@ -58,7 +58,7 @@ from bench.workorders import (
     sql_choice,
 )
 from ivr.db.engine import create_engine, ensure_current, upgrade
-from ivr.reports import builder, queries, service
+from ivr.reports import queries, service
 from ivr.reports.builder import ReportMaker
 from ivr.reports.model import Report
 from ivr.settings import Settings
@@ -494,9 +494,9 @@ async def prepare(arguments: argparse.Namespace, say: Callable[[str], None]) -> 
 # The measurements
 # --------------------------------------------------------------------------------------------------
 
-# What the report calls, by name: ivr/reports/queries.py's functions, and the satisfaction rates.
-TIMED_QUERIES = ("call_counts", "calls_by_hour", "order_counts", "_reopened", "_overdue", "orders_by_type",
-                 "orders_by_topic", "orders_by_hour", "department_counts", "term_counts")
+# What the report calls, by name: ivr/reports/queries.py's functions.
+TIMED_QUERIES = ("call_counts", "calls_by_hour", "order_counts", "_reopened", "_overdue",
+                 "orders_by_hour", "visit_counts", "topic_names", "department_counts", "term_counts")
 
 
 class Stopwatch:
@@ -534,7 +534,6 @@ class Stopwatch:
 @contextlib.contextmanager
 def installed(stopwatch: Stopwatch) -> Iterator[None]:
     originals: list[tuple[Any, str, Any]] = [(queries, name, getattr(queries, name)) for name in TIMED_QUERIES]
-    originals.append((builder, "rates", vars(builder)["rates"]))
     for module, name, function in originals:
         setattr(module, name, stopwatch.wrap(name.lstrip("_") if module is queries else name, function))
     try:

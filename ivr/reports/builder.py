@@ -25,7 +25,6 @@ from ivr.reports.model import (
 )
 from ivr.reports.service import call_figures_in, hot_terms_in
 from ivr.settings import Settings
-from ivr.surveys.results import rates
 from routing.assessment import ranks, ratio, score
 from routing.hot_topics import is_surge
 from routing.lifecycle import TYPES
@@ -41,48 +40,34 @@ class ReportMaker:
         previous = period.previous()
         start, end = _utc(period.start), _utc(period.end)
         before = _utc(previous.start)
+        repeat_days = self.settings.routing.repeat_days
         async with self.engine.connect() as connection:
             calls = await call_figures_in(connection, self.settings, start, end)
             previous_calls = await call_figures_in(connection, self.settings, before, start)
-            orders = await self._orders(connection, start, end)
-            previous_orders = await self._orders(connection, before, start)
-            by_type = await self._by_type(connection, start, end, before)
-            by_topic = await self._by_topic(connection, start, end, before)
+            orders = await queries.order_counts(connection, start, end, repeat_days)
+            earlier = await queries.order_counts(connection, before, start, repeat_days)
+            visits = await queries.visit_counts(connection, start, end)
+            previous_visits = await queries.visit_counts(connection, before, start)
+            names = await queries.topic_names(connection)
             departments = await queries.department_counts(connection, start, end)
             terms = await hot_terms_in(connection, self.settings, start, end, before)
             days = await self._days(connection, period)
-        satisfaction = await rates(self.engine, start, end)
         return Report(
             period=_period(period), previous=_period(previous),
             generated_at=(now or datetime.now(UTC)).astimezone(ZoneInfo(period.timezone)).isoformat(timespec="seconds"),
             calls=calls, previous_calls=previous_calls,
-            orders=_figures(orders, satisfaction["overall"]), previous_orders=_figures(
-                previous_orders, (await rates(self.engine, before, start))["overall"]),
-            by_type=by_type, by_topic=by_topic, departments=_assessed(departments, satisfaction["departments"]),
-            hot_terms=terms, days=days,
+            orders=_figures(orders.total, visits), previous_orders=_figures(earlier.total, previous_visits),
+            by_type=_by_type(orders, earlier), by_topic=self._by_topic(orders, earlier, names),
+            departments=_assessed(departments, visits), hot_terms=terms, days=days,
         )
 
-    async def _orders(self, connection: AsyncConnection, start: datetime, end: datetime) -> dict[str, int]:
-        return await queries.order_counts(connection, start, end, self.settings.routing.repeat_days)
-
-    async def _by_type(self, connection: AsyncConnection, start: datetime, end: datetime,
-                       before: datetime) -> list[TypeRow]:
-        now, earlier = (await queries.orders_by_type(connection, start, end),
-                        await queries.orders_by_type(connection, before, start))
-        kinds = [kind for kind in TYPES if kind in now or kind in earlier]
-        kinds += sorted(set(now) - set(TYPES))
-        return [TypeRow(kind, TYPE_NAMES.get(kind, kind), *now.get(kind, (0, 0)), earlier.get(kind, (0, 0))[0])
-                for kind in kinds]
-
-    async def _by_topic(self, connection: AsyncConnection, start: datetime, end: datetime,
-                        before: datetime) -> list[TopicRow]:
-        now, earlier = (await queries.orders_by_topic(connection, start, end),
-                        await queries.orders_by_topic(connection, before, start))
+    def _by_topic(self, orders: queries.OrderSums, earlier: queries.OrderSums,
+                  names: Mapping[str, str]) -> list[TopicRow]:
         options = self.settings.reports
         rows = []
-        for code, (name, count) in now.items():
-            previous = earlier.get(code, ("", 0))[1]
-            rows.append(TopicRow(code, name if code else "（未分类）", count, previous,
+        for code, count in orders.by_topic.items():
+            previous = earlier.by_topic.get(code, 0)
+            rows.append(TopicRow(code, names.get(code, code) if code else "（未分类）", count, previous,
                                  is_surge(count, previous, options.surge_factor, options.surge_min_count)))
         return sorted(rows, key=lambda row: (-row.received, row.code))
 
@@ -109,14 +94,21 @@ def _by_local_day(hours: Mapping[datetime, tuple[int, int]], zone: ZoneInfo) -> 
     return {day: (counts[0], counts[1]) for day, counts in days.items()}
 
 
-def _figures(counts: Mapping[str, int], satisfaction: Mapping[str, Any]) -> OrderFigures:
+def _by_type(orders: queries.OrderSums, earlier: queries.OrderSums) -> list[TypeRow]:
+    now, before = orders.by_type, earlier.by_type
+    kinds = [kind for kind in TYPES if kind in now or kind in before] + sorted(set(now) - set(TYPES))
+    return [TypeRow(kind, TYPE_NAMES.get(kind, kind), *now.get(kind, (0, 0)), before.get(kind, (0, 0))[0])
+            for kind in kinds]
+
+
+def _figures(counts: Mapping[str, int], visits: Mapping[str, tuple[int, int]]) -> OrderFigures:
     distinct = counts["received"] - counts["merged"]
+    visited, satisfied = (sum(pair[index] for pair in visits.values()) for index in (0, 1))
     return OrderFigures(
         received=counts["received"], merged=counts["merged"],
         completed=counts["completed"], completion_rate=ratio(counts["completed"], distinct),
         on_time=counts["on_time"], on_time_rate=ratio(counts["on_time"], counts["completed"]),
-        visited=satisfaction["answered"], satisfied=satisfaction["satisfied"],
-        satisfaction_rate=ratio(satisfaction["satisfied"], satisfaction["answered"]),
+        visited=visited, satisfied=satisfied, satisfaction_rate=ratio(satisfied, visited),
         first_call_eligible=counts["first_call_eligible"], first_call_resolved=counts["first_call_resolved"],
         first_call_resolution_rate=ratio(counts["first_call_resolved"], counts["first_call_eligible"]),
         dispatched=counts["dispatched"], returned=counts["returned"],
@@ -126,16 +118,15 @@ def _figures(counts: Mapping[str, int], satisfaction: Mapping[str, Any]) -> Orde
     )
 
 
-def _assessed(departments: list[dict[str, Any]], satisfaction: list[dict[str, Any]]) -> list[DepartmentRow]:
-    visits = {rate["key"]: rate for rate in satisfaction}
+def _assessed(departments: list[dict[str, Any]], visits: Mapping[str, tuple[int, int]]) -> list[DepartmentRow]:
     rows = []
     for counts in departments:
-        visit = visits.get(counts["code"], {"answered": 0, "satisfied": 0})
+        answered, satisfied = visits.get(counts["code"], (0, 0))
         on_time, returned = ratio(counts["replied_on_time"], counts["replied"]), ratio(counts["returned"],
                                                                                       counts["dispatched"])
-        happy = ratio(visit["satisfied"], visit["answered"])
-        rows.append(DepartmentRow(**counts, on_time_rate=on_time, return_rate=returned, visited=visit["answered"],
-                                  satisfied=visit["satisfied"], satisfaction_rate=happy,
+        happy = ratio(satisfied, answered)
+        rows.append(DepartmentRow(**counts, on_time_rate=on_time, return_rate=returned, visited=answered,
+                                  satisfied=satisfied, satisfaction_rate=happy,
                                   score=score(on_time, happy, returned), rank=0))
     ranked = ranks([row.score for row in rows])
     rows = [DepartmentRow(**{**asdict(row), "rank": rank}) for row, rank in zip(rows, ranked, strict=True)]

@@ -8,8 +8,9 @@ routing.kpi (calls) and docs/reports.md (orders); periods are [start, end) in UT
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +18,11 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
-from ivr.db.models import Call, CatalogueEntry, Department, OrderDepartment, OrderEvent, WorkOrder
+from ivr.db.models import Call, CatalogueEntry, Department, OrderDepartment, OrderEvent, Survey, WorkOrder
+from ivr.surveys.results import counted
 from routing.kpi import CallCounts
 from routing.lifecycle import DISCARDED, DRAFT, MERGED, OPEN
+from routing.survey import SATISFIED
 
 NOT_COUNTED = (DRAFT, DISCARDED)  # not requests (yet): a draft becomes one when accepted
 FIRST_CALL_TYPES = ("consultation", "help")  # the types an agent may close at intake
@@ -158,9 +161,18 @@ def _repeats_postgresql(repeat_days: int, start: datetime, end: datetime) -> Col
     return or_(WorkOrder.status == MERGED, WorkOrder.id.in_(repeated))
 
 
-async def order_counts(connection: AsyncConnection, start: datetime, end: datetime,
-                       repeat_days: int) -> dict[str, int]:
-    """The order sums of docs/reports.md over the orders received in [start, end), judged at `end`."""
+@dataclass(frozen=True)
+class OrderSums:
+    """The order sums of a period: in total, per type and per catalogue topic ("" for none), from one pass."""
+
+    total: dict[str, int]
+    by_type: dict[str, tuple[int, int]]  # received, completed
+    by_topic: dict[str, int]  # received
+
+
+async def order_counts(connection: AsyncConnection, start: datetime, end: datetime, repeat_days: int) -> OrderSums:
+    """The order sums of docs/reports.md over the orders received in [start, end), judged at `end`: summed per
+    type and topic in one statement (the groups add up to the totals), with the period's reopened and overdue."""
     await _summing(connection)
     completed = _completed_by(end)
     repeats = (_repeats_postgresql(repeat_days, start, end) if connection.dialect.name == "postgresql"
@@ -177,11 +189,37 @@ async def order_counts(connection: AsyncConnection, start: datetime, end: dateti
         "returned": _one(WorkOrder.returns > 0),
         "repeat_requests": _one(repeats),
     }
-    row = (await connection.execute(select(*sums.values()).where(*_received_between(start, end)))).one()
-    figures = {name: int(value) for name, value in zip(sums, row, strict=True)}
-    figures["reopened"] = await _reopened(connection, start, end)
-    figures["overdue"] = await _overdue(connection, start, end)
-    return figures
+    topic = func.coalesce(WorkOrder.topic, "")
+    query = select(WorkOrder.type, topic, *sums.values()).where(*_received_between(start, end)) \
+        .group_by(WorkOrder.type, topic)
+    total: Counter[str] = Counter({name: 0 for name in sums})
+    by_type: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    by_topic: Counter[str] = Counter()
+    for kind, code, *values in await connection.execute(query):
+        group = {name: int(value) for name, value in zip(sums, values, strict=True)}
+        total.update(group)
+        by_type[kind].update({"received": group["received"], "completed": group["completed"]})
+        by_topic[code] += group["received"]
+    figures = dict(total) | {"reopened": await _reopened(connection, start, end),
+                             "overdue": await _overdue(connection, start, end)}
+    return OrderSums(figures, {kind: (counts["received"], counts["completed"]) for kind, counts in by_type.items()},
+                     dict(by_topic))
+
+
+async def topic_names(connection: AsyncConnection) -> dict[str, str]:
+    return {code: topic for code, topic in await connection.execute(select(CatalogueEntry.code, CatalogueEntry.topic))}
+
+
+async def visit_counts(connection: AsyncConnection, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+    """Return-visit answers counted in the satisfaction rate (ivr.surveys.results.counted), answered and
+    satisfied, per lead department's code ("" for an order without one), in one statement."""
+    satisfied = _one(Survey.rating.in_(SATISFIED))
+    code = func.coalesce(Department.code, "")
+    query = (select(code, func.count(), satisfied).select_from(Survey)
+             .join(WorkOrder, WorkOrder.id == Survey.order_id)
+             .outerjoin(Department, Department.id == WorkOrder.lead_department_id)
+             .where(*counted(start, end)).group_by(code))
+    return {department: (int(answered), int(happy)) for department, answered, happy in await connection.execute(query)}
 
 
 async def _reopened(connection: AsyncConnection, start: datetime, end: datetime) -> int:
@@ -204,16 +242,6 @@ async def orders_by_type(connection: AsyncConnection, start: datetime, end: date
     query = (select(WorkOrder.type, func.count(), _one(_completed_by(end)))
              .where(*_received_between(start, end)).group_by(WorkOrder.type))
     return {kind: (int(received), int(done)) for kind, received, done in await connection.execute(query)}
-
-
-async def orders_by_topic(connection: AsyncConnection, start: datetime, end: datetime) -> dict[str, tuple[str, int]]:
-    """Received per catalogue topic ("" for none), with the topic's name."""
-    await _summing(connection)
-    code = func.coalesce(WorkOrder.topic, "")
-    query = (select(code, func.max(CatalogueEntry.topic), func.count())
-             .select_from(WorkOrder).outerjoin(CatalogueEntry, CatalogueEntry.code == WorkOrder.topic)
-             .where(*_received_between(start, end)).group_by(code))
-    return {topic: (name or "", int(count)) for topic, name, count in await connection.execute(query)}
 
 
 async def orders_by_hour(connection: AsyncConnection, start: datetime,

@@ -31,7 +31,7 @@ class Rate:
                 "rate": None if self.rate is None else round(self.rate, 4)}
 
 
-def _counted(since: datetime, until: datetime) -> list[Any]:
+def counted(since: datetime, until: datetime) -> list[Any]:
     return [Survey.order_id.is_not(None), Survey.status == "answered", Survey.rating.is_not(None),
             Survey.appeal != "upheld", Survey.answered_at >= since, Survey.answered_at < until]
 
@@ -40,7 +40,7 @@ async def rates(engine: AsyncEngine, since: datetime, until: datetime,
                 department_id: int | None = None) -> dict[str, Any]:
     """The period's rates: overall, by department and by agent (one department's only, when it asks)."""
     satisfied = func.sum(case((Survey.rating.in_(SATISFIED), 1), else_=0))
-    where = _counted(since, until) + ([WorkOrder.lead_department_id == department_id] if department_id else [])
+    where = counted(since, until) + ([WorkOrder.lead_department_id == department_id] if department_id else [])
     by_department = (select(Department.code, Department.name, func.count(), satisfied)
                      .select_from(Survey).join(WorkOrder, WorkOrder.id == Survey.order_id)
                      .join(Department, Department.id == WorkOrder.lead_department_id)
