@@ -3,9 +3,10 @@ department, term and day. Every figure is a sum from ivr/reports/queries.py; rat
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ from ivr.reports.model import (
     TopicRow,
     TypeRow,
 )
-from ivr.reports.service import call_figures_in, hot_terms_in
+from ivr.reports.service import call_figures_in, term_rows
 from ivr.settings import Settings
 from routing.assessment import ranks, ratio, score
 from routing.hot_topics import is_surge
@@ -37,29 +38,39 @@ class ReportMaker:
         self.settings = settings
 
     async def make(self, period: ReportPeriod, now: datetime | None = None) -> Report:
+        """The period's sums and the previous period's are read on two connections at once: the database's
+        serial statements (the hourly sums) then overlap with the parallel ones."""
         previous = period.previous()
         start, end = _utc(period.start), _utc(period.end)
-        before = _utc(previous.start)
-        repeat_days = self.settings.routing.repeat_days
-        async with self.engine.connect() as connection:
-            calls = await call_figures_in(connection, self.settings, start, end)
-            previous_calls = await call_figures_in(connection, self.settings, before, start)
-            orders = await queries.order_counts(connection, start, end, repeat_days)
-            earlier = await queries.order_counts(connection, before, start, repeat_days)
-            visits = await queries.visit_counts(connection, start, end)
-            previous_visits = await queries.visit_counts(connection, before, start)
-            names = await queries.topic_names(connection)
-            departments = await queries.department_counts(connection, start, end)
-            terms = await hot_terms_in(connection, self.settings, start, end, before)
-            days = await self._days(connection, period)
+        async with self.engine.connect() as first, self.engine.connect() as second:
+            (current, days), (earlier, names, departments) = await asyncio.gather(
+                self._current(first, period), self._previous(second, previous, start, end))
         return Report(
             period=_period(period), previous=_period(previous),
             generated_at=(now or datetime.now(UTC)).astimezone(ZoneInfo(period.timezone)).isoformat(timespec="seconds"),
-            calls=calls, previous_calls=previous_calls,
-            orders=_figures(orders.total, visits), previous_orders=_figures(earlier.total, previous_visits),
-            by_type=_by_type(orders, earlier), by_topic=self._by_topic(orders, earlier, names),
-            departments=_assessed(departments, visits), hot_terms=terms, days=days,
+            calls=current.calls, previous_calls=earlier.calls,
+            orders=_figures(current.orders.total, current.visits),
+            previous_orders=_figures(earlier.orders.total, earlier.visits),
+            by_type=_by_type(current.orders, earlier.orders),
+            by_topic=self._by_topic(current.orders, earlier.orders, names),
+            departments=_assessed(departments, current.visits),
+            hot_terms=term_rows(self.settings, current.terms, earlier.terms), days=days,
         )
+
+    async def _sums(self, connection: AsyncConnection, start: datetime, end: datetime) -> _Sums:
+        return _Sums(await call_figures_in(connection, self.settings, start, end),
+                     await queries.order_counts(connection, start, end, self.settings.routing.repeat_days),
+                     await queries.visit_counts(connection, start, end),
+                     await queries.term_counts(connection, start, end))
+
+    async def _current(self, connection: AsyncConnection, period: ReportPeriod) -> tuple[_Sums, list[DayRow]]:
+        return await self._sums(connection, _utc(period.start), _utc(period.end)), await self._days(connection, period)
+
+    async def _previous(self, connection: AsyncConnection, previous: ReportPeriod, start: datetime,
+                        end: datetime) -> tuple[_Sums, dict[str, str], list[dict[str, Any]]]:
+        """The previous period's sums, with the topics' names and the period's departments (to balance the two)."""
+        return (await self._sums(connection, _utc(previous.start), start), await queries.topic_names(connection),
+                await queries.department_counts(connection, start, end))
 
     def _by_topic(self, orders: queries.OrderSums, earlier: queries.OrderSums,
                   names: Mapping[str, str]) -> list[TopicRow]:
@@ -77,6 +88,14 @@ class ReportMaker:
         calls = _by_local_day(await queries.calls_by_hour(connection, start, end), zone)
         orders = _by_local_day(await queries.orders_by_hour(connection, start, end), zone)
         return [DayRow(day.isoformat(), *calls.get(day, (0, 0)), *orders.get(day, (0, 0))) for day in period.days]
+
+
+@dataclass(frozen=True)
+class _Sums:
+    calls: dict[str, Any]
+    orders: queries.OrderSums
+    visits: dict[str, tuple[int, int]]
+    terms: Counter[str]
 
 
 def _utc(moment: datetime) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -112,7 +113,11 @@ async def hot_terms(engine: AsyncEngine, settings: Settings, start: datetime, en
 async def hot_terms_in(connection: AsyncConnection, settings: Settings, start: datetime, end: datetime,
                        before: datetime) -> list[TermRow]:
     current = await queries.term_counts(connection, start, end)
-    previous = await queries.term_counts(connection, before, start)
+    return term_rows(settings, current, await queries.term_counts(connection, before, start))
+
+
+def term_rows(settings: Settings, current: Mapping[str, int], previous: Mapping[str, int]) -> list[TermRow]:
+    """The top terms of a period against the period before, surges flagged (routing.hot_topics)."""
     options = settings.reports
     return [TermRow(trend.term, trend.count, trend.previous, trend.surge)
             for trend in trends(current, previous, options.surge_factor, options.surge_min_count, options.hot_terms)]
