@@ -184,18 +184,7 @@ for (const action of Object.keys(ALLOWED)) {
 function showError(error) { $("error").textContent = error.message; }
 
 async function start() {
-  const me = await signedIn();
-  if (!me) return;
-  $("login").hidden = true;
-  $("who").textContent = `${me.id} · ${me.role}`;
-  try {
-    await showList();
-  } catch (error) {
-    $("login").hidden = false;
-    $("login-error").textContent = error.message;  // a department's user: not for this role
-    return;
-  }
-  $("campaigns-page").hidden = false;
+  if (!(await openPage("campaigns-page", showList))) return;
   $("c-script").replaceChildren(...choices.scripts.map((s) => new Option(s.title, s.name)));
   $("c-channels").replaceChildren(...choices.channels.map((c) => new Option(c.label, c.value)));
 }

@@ -131,18 +131,7 @@ $("archive").addEventListener("click", async () => {
 });
 
 async function start() {
-  const me = await signedIn();
-  if (!me) return;
-  $("login").hidden = true;
-  $("who").textContent = `${me.id} · ${me.role}`;
-  try {
-    await showRuns();
-  } catch (error) {
-    $("login").hidden = false;
-    $("login-error").textContent = error.message;  // not a supervisor
-    return;
-  }
-  $("reports-page").hidden = false;
+  if (!(await openPage("reports-page", showRuns))) return;
   $("period-hint").textContent = HINTS[$("kind").value];
 }
 

@@ -55,3 +55,21 @@ async function signedIn() {
     return null;
   }
 }
+
+// A supervisors' page once signed in: `load` reads what it shows; a refusal (not this role) puts the log-in form
+// back with the reason. The signed-in person, or null.
+async function openPage(pageId, load) {
+  const me = await signedIn();
+  if (!me) return null;
+  $("login").hidden = true;
+  $("who").textContent = `${me.id} · ${me.role}`;
+  try {
+    await load();
+  } catch (error) {
+    $("login").hidden = false;
+    $("login-error").textContent = error.message;
+    return null;
+  }
+  $(pageId).hidden = false;
+  return me;
+}
