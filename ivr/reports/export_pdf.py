@@ -7,6 +7,7 @@ side by side. Chinese text needs Noto Sans CJK (Debian's fonts-noto-cjk).
 from __future__ import annotations
 
 import io
+import logging
 import math
 import os
 import subprocess
@@ -89,6 +90,8 @@ def _register_font() -> None:
     # subsets of 256 glyphs, each a pass of fontTools over the 20 MB font collection (~0.7 s).
     # Process-wide on purpose: rc_context would swap every rcParam under exports running in other threads.
     matplotlib.rcParams["pdf.fonttype"] = matplotlib.rcParams["ps.fonttype"] = 42
+    # fontTools logs every subset it cuts at INFO (dozens of lines of glyph ids a PDF): not the server's news.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     with _font_lock:
         if _font_known():
             return
