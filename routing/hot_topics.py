@@ -37,8 +37,8 @@ _NUMBER = re.compile(r"^[\d０-９.,:%％+\-]+$|^[零〇一二三四五六七八
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z]")  # a Chinese character or a Latin letter
 
 _words_lock = threading.Lock()
-_added_words: set[str] = set()
 _tokenizer: Any = None
+_tokenizer_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -52,18 +52,16 @@ class Trend:
 KEYWORD_FREQUENCY = 100_000
 
 
-def warm() -> None:
+def warm(extra_words: Iterable[str] = ()) -> None:
     """Load jieba's dictionary now (about a second; run it off the event loop)."""
-    _jieba().initialize()
+    _tokenizer_for(extra_words).initialize()
 
 
 def terms(text: str, extra_words: Iterable[str] = ()) -> list[str]:
     """The distinct meaningful terms of one order's text, in order of appearance, at most MAX_TERMS.
     `extra_words` (the catalogue's keywords) join jieba's dictionary. Blocking: see the module's note."""
-    jieba = _jieba()
-    _add_words(jieba, extra_words)
     found: dict[str, None] = {}
-    for word in jieba.lcut(text):
+    for word in _tokenizer_for(extra_words).lcut(text):
         term = _term(word)
         if term is not None:
             found.setdefault(term)
@@ -72,28 +70,25 @@ def terms(text: str, extra_words: Iterable[str] = ()) -> list[str]:
     return list(found)
 
 
-def _jieba() -> Any:
-    """A tokenizer of our own: the words other parts add to jieba's shared one (the voicemail analysis adds the
-    catalogue's keywords its way) must not change the terms, nor make them depend on what ran before."""
-    global _tokenizer
-    with _words_lock:
-        if _tokenizer is None:
+def _tokenizer_for(extra_words: Iterable[str]) -> Any:
+    """A tokenizer of our own with exactly these extra words: the terms depend on the text and the catalogue's
+    keywords alone, not on the words other parts add to jieba's shared tokenizer (the voicemail analysis) nor on
+    an earlier catalogue. The catalogue changes seldom: the last tokenizer is kept, a new set makes a new one."""
+    global _tokenizer, _tokenizer_words
+    words = frozenset(word for word in extra_words if word)
+    with _words_lock:  # terms() may run in several threads
+        if _tokenizer is None or words != _tokenizer_words:
             # Imported when first needed: importing it costs every `hotline` command a tenth of a second.
             import jieba
 
             jieba.setLogLevel(logging.WARNING)
-            _tokenizer = jieba.Tokenizer()
-        return _tokenizer
-
-
-def _add_words(jieba: Any, words: Iterable[str]) -> None:
-    with _words_lock:  # terms() may run in several threads; the tokenizer's dictionary is shared
-        for word in words:
-            if word and word not in _added_words:
+            tokenizer = jieba.Tokenizer()
+            for word in sorted(words):
                 # A plain add_word loses to jieba's own splits (路灯不亮 → 路 / 灯不亮): a catalogue keyword
                 # is a word of this domain, so it gets a frequency that wins.
-                jieba.add_word(word, freq=KEYWORD_FREQUENCY)
-                _added_words.add(word)
+                tokenizer.add_word(word, freq=KEYWORD_FREQUENCY)
+            _tokenizer, _tokenizer_words = tokenizer, words
+        return _tokenizer
 
 
 def _term(word: str) -> str | None:

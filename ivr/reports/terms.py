@@ -29,7 +29,6 @@ class TermIndexer:
         self._wake.set()
 
     async def run(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, hot_topics.warm)
         while True:
             try:
                 while await self.index_batch() == BATCH:
