@@ -13,6 +13,7 @@ MEMBER_STATUS = {
     "0": "unknown", "1": "not_in_use", "2": "in_use", "3": "busy", "4": "invalid",
     "5": "unavailable", "6": "ringing", "7": "ringinuse", "8": "on_hold",
 }
+ON_A_CALL = frozenset({"in_use", "busy", "on_hold", "ringinuse"})  # the seat's phone is on a call
 
 
 @dataclass

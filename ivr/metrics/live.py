@@ -9,14 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ivr.ami.client import AmiClient
-from ivr.ami.queue_state import MemberState, QueueState
+from ivr.ami.queue_state import ON_A_CALL, MemberState, QueueState
 from ivr.calls.store import CallWriter
 from ivr.calls.tracker import CallRecord, CallTracker
 from ivr.fastagi import FastAgiServer
 from ivr.metrics.collector import Metrics
 
-# A seat's phone states (ivr/ami/queue_state.py MEMBER_STATUS) that mean it is on a call.
-IN_CALL = frozenset({"in_use", "busy", "ringinuse", "on_hold"})
 NO_REASON = "unspecified"
 
 
@@ -58,7 +56,7 @@ def watch_agents(metrics: Metrics, state: QueueState, seat_queue: str) -> None:
     metrics.add("hotline_agents_available", "Logged-in seats free to take a call (not paused, phone idle)",
                 lambda: sum(seat.available for seat in seats()))
     metrics.add("hotline_agents_in_call", "Logged-in seats whose phone is on a call",
-                lambda: sum(seat.status in IN_CALL for seat in seats()))
+                lambda: sum(seat.status in ON_A_CALL for seat in seats()))
     metrics.add("hotline_agents_paused", "Paused seats (示忙), by the reason given", lambda: paused(seats()),
                 ("reason",))
 

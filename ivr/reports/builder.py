@@ -24,7 +24,7 @@ from ivr.reports.model import (
     TopicRow,
     TypeRow,
 )
-from ivr.reports.service import call_figures_in, term_rows
+from ivr.reports.service import call_figures_in, term_rows, utc
 from ivr.settings import Settings
 from routing.assessment import ranks, ratio, score
 from routing.hot_topics import is_surge
@@ -41,7 +41,7 @@ class ReportMaker:
         """The period's sums and the previous period's are read on two connections at once: the database's
         serial statements (the hourly sums) then overlap with the parallel ones."""
         previous = period.previous()
-        start, end = _utc(period.start), _utc(period.end)
+        start, end = utc(period.start), utc(period.end)
         async with self.engine.connect() as first, self.engine.connect() as second:
             (current, days), (earlier, names, departments) = await asyncio.gather(
                 self._current(first, period), self._previous(second, previous, start, end))
@@ -64,12 +64,12 @@ class ReportMaker:
                      await queries.term_counts(connection, start, end))
 
     async def _current(self, connection: AsyncConnection, period: ReportPeriod) -> tuple[_Sums, list[DayRow]]:
-        return await self._sums(connection, _utc(period.start), _utc(period.end)), await self._days(connection, period)
+        return await self._sums(connection, utc(period.start), utc(period.end)), await self._days(connection, period)
 
     async def _previous(self, connection: AsyncConnection, previous: ReportPeriod, start: datetime,
                         end: datetime) -> tuple[_Sums, dict[str, str], list[dict[str, Any]]]:
         """The previous period's sums, with the topics' names and the period's departments (to balance the two)."""
-        return (await self._sums(connection, _utc(previous.start), start), await queries.topic_names(connection),
+        return (await self._sums(connection, utc(previous.start), start), await queries.topic_names(connection),
                 await queries.department_counts(connection, start, end))
 
     def _by_topic(self, orders: queries.OrderSums, earlier: queries.OrderSums,
@@ -83,7 +83,7 @@ class ReportMaker:
         return sorted(rows, key=lambda row: (-row.received, row.code))
 
     async def _days(self, connection: AsyncConnection, period: ReportPeriod) -> list[DayRow]:
-        start, end = _utc(period.start), _utc(period.end)
+        start, end = utc(period.start), utc(period.end)
         zone = ZoneInfo(period.timezone)
         calls = _by_local_day(await queries.calls_by_hour(connection, start, end), zone)
         orders = _by_local_day(await queries.orders_by_hour(connection, start, end), zone)
@@ -96,10 +96,6 @@ class _Sums:
     orders: queries.OrderSums
     visits: dict[str, tuple[int, int]]
     terms: Counter[str]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
 
 
 def _period(period: ReportPeriod) -> Period:

@@ -49,13 +49,13 @@ async def call_report(engine: AsyncEngine, settings: Settings, start: datetime, 
     }
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     """SQLite compares the stored UTC wall time as text: every bound must be in UTC too."""
     return moment.astimezone(UTC)
 
 
 async def _calls(engine: AsyncEngine, start: datetime, end: datetime) -> list[CallFacts]:
-    query = select(Call).where(Call.started_at >= _utc(start), Call.started_at < _utc(end), Call.ended_at.is_not(None))
+    query = select(Call).where(Call.started_at >= utc(start), Call.started_at < utc(end), Call.ended_at.is_not(None))
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).all()
     return [
@@ -67,7 +67,7 @@ async def _calls(engine: AsyncEngine, start: datetime, end: datetime) -> list[Ca
 
 async def _events(engine: AsyncEngine, start: datetime, end: datetime) -> list[SeatEvent]:
     """The period's events, and each agent's last one before it (a shift that began earlier)."""
-    start, end = _utc(start), _utc(end)
+    start, end = utc(start), utc(end)
     before = select(func.max(AgentEvent.id)).where(AgentEvent.at < start).group_by(AgentEvent.agent_id)
     query = (
         select(AgentEvent)
@@ -86,7 +86,7 @@ async def _events(engine: AsyncEngine, start: datetime, end: datetime) -> list[S
 async def call_figures(engine: AsyncEngine, settings: Settings, start: datetime, end: datetime) -> dict[str, Any]:
     """The call KPIs of [start, end) (routing.kpi.CallKpis as JSON, without the list of abandoned calls)."""
     async with engine.connect() as connection:
-        return await call_figures_in(connection, settings, _utc(start), _utc(end))
+        return await call_figures_in(connection, settings, utc(start), utc(end))
 
 
 async def call_figures_in(connection: AsyncConnection, settings: Settings, start: datetime,
@@ -98,20 +98,9 @@ async def call_figures_in(connection: AsyncConnection, settings: Settings, start
     return figures
 
 
-async def live_orders(engine: AsyncEngine, start: datetime, now: datetime) -> dict[str, Any]:
-    """{"received": n, "by_type": {type: n}, "overdue": open orders past their deadline now}."""
-    async with engine.connect() as connection:
-        return await queries.live_order_counts(connection, _utc(start), _utc(now))
-
-
-async def hot_terms(engine: AsyncEngine, settings: Settings, start: datetime, end: datetime) -> list[TermRow]:
-    """The period's most frequent terms against the period of the same length just before, surges flagged."""
-    async with engine.connect() as connection:
-        return await hot_terms_in(connection, settings, _utc(start), _utc(end), _utc(start - (end - start)))
-
-
 async def hot_terms_in(connection: AsyncConnection, settings: Settings, start: datetime, end: datetime,
                        before: datetime) -> list[TermRow]:
+    """The top terms of [start, end) against [before, start) (UTC bounds)."""
     current = await queries.term_counts(connection, start, end)
     return term_rows(settings, current, await queries.term_counts(connection, before, start))
 

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.engine import with_store
 from ivr.settings import Settings
-from ivr.staffing.service import Forecast, calendar_of, forecast
+from ivr.staffing.service import Forecast, forecast
+from ivr.workorders.service import calendar_of
 from routing.staffing import SlotPlan
 
 Command = Callable[[Any, str, str, Callable[[Settings, argparse.Namespace], int]], argparse.ArgumentParser]

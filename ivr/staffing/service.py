@@ -16,15 +16,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BigInteger, ColumnElement, Integer, and_, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.ami.queue_state import QueueState
+from ivr.ami.queue_state import ON_A_CALL, QueueState
 from ivr.db.models import Call
-from ivr.settings import Settings, WorkOrderSettings
-from routing.deadlines import WorkCalendar
+from ivr.settings import Settings
 from routing.staffing import Bucket, SlotPlan, measures, plan, slot_of
 
 QUARTER_SECONDS = 900
 DAY = timedelta(days=1)
-ON_A_CALL = frozenset({"in_use", "busy", "on_hold", "ringinuse"})  # app_queue's member states
 
 
 @dataclass(frozen=True)
@@ -58,12 +56,6 @@ class NowFigures:
     def short_by(self) -> int:
         """Agents the plan wants on the phones beyond those logged in and not paused."""
         return max(0, self.agents_needed - (self.agents.logged_in - self.agents.paused))
-
-
-def calendar_of(settings: WorkOrderSettings) -> WorkCalendar:
-    """The same working-day calendar as the order service's (settings' holidays and 调休 over the official one)."""
-    return WorkCalendar(frozenset(date.fromisoformat(d) for d in settings.holidays),
-                        frozenset(date.fromisoformat(d) for d in settings.workdays))
 
 
 async def staffing_plan(engine: AsyncEngine, settings: Settings, is_workday: Callable[[date], bool],

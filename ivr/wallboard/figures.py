@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.reports.service import call_figures, hot_terms, live_orders
+from ivr.reports import queries
+from ivr.reports.service import call_figures_in, hot_terms_in
 from ivr.settings import Settings
 from ivr.staffing.service import staffing_plan
 from ivr.wallboard.snapshot import DayFigures
@@ -29,10 +30,13 @@ class DayReader:
 
     async def __call__(self, now: datetime) -> DayFigures:
         local = now.astimezone(self.zone)
-        midnight = datetime.combine(local.date(), time(), self.zone)
-        calls = await call_figures(self.engine, self.settings, midnight, now)
-        orders = await live_orders(self.engine, midnight, now)
-        terms = await hot_terms(self.engine, self.settings, midnight, now)
+        midnight = datetime.combine(local.date(), time(), self.zone).astimezone(UTC)
+        end = now.astimezone(UTC)
+        async with self.engine.connect() as connection:
+            calls = await call_figures_in(connection, self.settings, midnight, end)
+            orders = await queries.live_order_counts(connection, midnight, end)
+            # today so far against the same length of time before it
+            terms = await hot_terms_in(connection, self.settings, midnight, end, midnight - (end - midnight))
         slot = slot_of(local)
         planned = next((p for p in await self._day_plan(local.date()) if p.start == slot), None)
         return DayFigures(read_at=now, calls=calls, orders=orders, hot_terms=[asdict(term) for term in terms],

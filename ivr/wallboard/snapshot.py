@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ivr.ami.queue_state import MemberState, QueueState, QueueView
+from ivr.ami.queue_state import ON_A_CALL, MemberState, QueueState, QueueView
 from ivr.calls.tracker import CallRecord
 
 AGENT_STATES = ("idle", "talking", "ringing", "paused", "offline")
-# A seat on a call (ringinuse: on one call and offered another) counts as talking whether paused or not.
-TALKING = frozenset({"in_use", "busy", "on_hold", "ringinuse"})
 OFFLINE = frozenset({"unavailable", "invalid", "unknown"})
 # The call figures the screen shows; routing.kpi's others (the abandoned calls' numbers above all) stay out.
 CALL_FIGURES = ("offered", "answered", "answer_rate", "answered_within_service_level", "service_level_rate",
@@ -43,7 +41,7 @@ class DayFigures:
 
 
 def agent_state(member: MemberState) -> str:
-    if member.status in TALKING:
+    if member.status in ON_A_CALL:  # on a call (ringinuse: and offered another) is talking, paused or not
         return "talking"
     if member.status == "ringing":
         return "ringing"

@@ -98,6 +98,12 @@ class Loaded:
                                self.row.extension, pending, self.row.satisfied)
 
 
+def calendar_of(settings: WorkOrderSettings) -> WorkCalendar:
+    """The working-day calendar of deadlines and staffing: the settings' holidays and 调休 over the official one."""
+    return WorkCalendar(frozenset(date.fromisoformat(d) for d in settings.holidays),
+                        frozenset(date.fromisoformat(d) for d in settings.workdays))
+
+
 class OrderService:
     def __init__(self, engine: AsyncEngine, directory: Directory, settings: WorkOrderSettings, timezone: str,
                  files: Path) -> None:
@@ -107,8 +113,7 @@ class OrderService:
         self.settings = settings
         self.zone = ZoneInfo(timezone)
         self.timezone = timezone
-        self.calendar = WorkCalendar(frozenset(date.fromisoformat(d) for d in settings.holidays),
-                                     frozenset(date.fromisoformat(d) for d in settings.workdays))
+        self.calendar = calendar_of(settings)
 
     # Intake
 

@@ -18,7 +18,7 @@ from ivr.reports.builder import ReportMaker
 from ivr.reports.queries import call_counts
 from ivr.reports.terms import TermIndexer
 from ivr.settings import Settings
-from ivr.staffing.service import calendar_of
+from ivr.workorders.service import calendar_of
 from routing import report_periods
 from routing.deadlines import deadline
 from routing.kpi import CallFacts, count_calls

@@ -32,11 +32,11 @@ from ivr.secrets import Secrets
 from ivr.settings import Settings, WorkOrderSettings
 from ivr.staffing import routes
 from ivr.staffing.admin import cmd_staffing
-from ivr.staffing.service import calendar_of, calls_since, forecast, live_agents, now_figures, same_kind_days
+from ivr.staffing.service import calls_since, forecast, live_agents, now_figures, same_kind_days
 from ivr.web.auth import auth_middleware
 from ivr.workorders import routes as workorders
 from ivr.workorders.directory import Directory
-from ivr.workorders.service import OrderService
+from ivr.workorders.service import OrderService, calendar_of
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SECRET = "staffing-test-secret"
