@@ -1,10 +1,11 @@
-"""AMI client on panoramisk: reconnects on its own, re-reads queue state after every login,
-and puts a timeout on every action (panoramisk's futures can otherwise wait forever)."""
+"""AMI client on panoramisk: reconnects on its own, re-reads queue state once Asterisk is fully booted after
+every login, and puts a timeout on every action (panoramisk's futures can otherwise wait forever)."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -20,6 +21,10 @@ from ivr.background import Background
 from ivr.settings import AmiSettings
 
 logger = logging.getLogger(__name__)
+# After a login, the wait for FullyBooted before the queues are read anyway (an Asterisk that sent none), and the
+# pause between re-reads that failed (app_queue still loading, an action timed out).
+BOOT_WAIT_SECONDS = 10.0
+REREAD_RETRY_SECONDS = 0.5
 EventSink = Callable[[str, Mapping[str, str]], None]
 MESSAGE_END = "\r\n\r\n"
 
@@ -77,6 +82,7 @@ class AmiClient:
         self.sinks: list[EventSink] = []  # those that take every event
         self._sinks_by_event: dict[str, list[EventSink]] = {}
         self.subscribe(queue_state.handle, queue_state.EVENTS)
+        self.subscribe(self._fully_booted, [events.FULLY_BOOTED])
         # Called after every full re-read of the queues, before anyone waiting for the re-read is woken.
         self.refresh_listeners: list[Callable[[], Awaitable[None]]] = []
         self.logins = 0
@@ -86,6 +92,7 @@ class AmiClient:
         self._manager: _Manager | None = None
         self.background = Background("AMI follow-up", logger)
         self._refreshed = asyncio.Condition()
+        self._booted = asyncio.Event()  # FullyBooted seen on the current connection
 
     def subscribe(self, sink: EventSink, events: Iterable[str] | None = None) -> None:
         """`sink` gets the events named, or every event if none are named."""
@@ -115,6 +122,7 @@ class AmiClient:
             forgetable_actions=("ping", "login", "queuestatus"),
             protocol_factory=_EventProtocol,
         )
+        self._manager.reconnect_timeout = self.settings.reconnect_delay  # panoramisk keeps whole seconds only
         self._manager.event_received = self._event
         self._manager.register_event("*", self._dispatch)
         self._manager.connect()
@@ -181,17 +189,33 @@ class AmiClient:
     def _logged_in(self, _manager: Manager) -> None:
         self.logins += 1
         logger.info("AMI logged in to %s:%s (login #%d)", self.settings.host, self.settings.port, self.logins)
-        self.background.spawn(self._refresh_after_login())
+        self.background.spawn(self._refresh_after_login(self.logins))
 
-    async def _refresh_after_login(self) -> None:
-        for attempt in range(1, 6):
+    def _fully_booted(self, _name: str, _event: Mapping[str, str]) -> None:
+        """Asterisk sends FullyBooted right after a login when it is up, or once its modules are loaded when it
+        is still starting (after a restart the manager answers before app_queue is there)."""
+        self._booted.set()
+
+    async def _refresh_after_login(self, login: int) -> None:
+        """Re-read the queues as soon as Asterisk is fully booted, and again until it worked, for as long as
+        this login's connection lasts."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BOOT_WAIT_SECONDS):
+                await self._booted.wait()
+        if not self._booted.is_set():
+            logger.warning("no FullyBooted from Asterisk %g s after login #%d: reading the queues anyway",
+                           BOOT_WAIT_SECONDS, login)
+        attempt = 0
+        while self.logins == login and self.connected:
+            attempt += 1
             try:
                 await self.refresh_queues()
                 return
             except (AmiNotConnected, AmiActionTimeout, AmiActionFailed) as exc:
                 logger.warning("queue state re-read failed (attempt %d): %s", attempt, exc)
-                await asyncio.sleep(attempt)
+                await asyncio.sleep(REREAD_RETRY_SECONDS)
 
     def _disconnected(self, _manager: Manager, exc: object) -> None:
+        self._booted.clear()
         self.queue_state.mark_stale()
         logger.warning("AMI connection lost (%s); reconnecting", exc)

@@ -23,14 +23,17 @@ async def restart_asterisk(hotline: Hotline, wipe_queue_members: bool = False) -
     client = hotline.app[keys.AMI]
     logins, refreshes = client.logins, client.refreshes
     lost = hotline.expect_ami_event(lambda name, _fields: name == "Shutdown")
+    booted = hotline.expect_ami_event(lambda name, _fields: name == "FullyBooted")
     if wipe_queue_members:
         # As after a reinstall: Asterisk's own copy of the members (in astdb) is gone.
         assert await hotline.asterisk.cli("database deltree Queue/PersistentMembers") is not None
     assert await hotline.asterisk.cli("core restart now") is not None
     await wait(lost, 10, "Asterisk did not announce its shutdown over AMI")
     assert client.queue_state.stale, "state read before the restart must not be shown as current"
-    await hotline.asterisk.wait_fully_booted()
-    await client.wait_refreshed(after=refreshes, timeout=20)
+    await wait(booted, 30, "Asterisk did not say FullyBooted over AMI after its restart")
+    # The queues are read (and the agents put back) once Asterisk is booted: that is what makes the state fresh.
+    await wait(client.wait_refreshed(after=refreshes, timeout=60), 5,
+               "the queue state was not re-read, and the agents put back, after Asterisk's FullyBooted")
     assert client.logins == logins + 1 and client.connected and not client.queue_state.stale
 
 
