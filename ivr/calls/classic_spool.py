@@ -8,6 +8,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
+from ivr.calls.columns import bounded
 from ivr.calls.store import CallWriter
 from ivr.calls.tracker import Row
 
@@ -30,7 +31,7 @@ def read_rows(directory: Path) -> list[tuple[Path, Row]]:
             path.rename(rejected)
             logger.error("classic AGI record %s is unreadable (%s); kept as %s", path.name, exc, rejected.name)
             continue
-        found.append((path, row))
+        found.append((path, bounded(row)))
     return found
 
 

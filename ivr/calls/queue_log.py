@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from ivr.calls.columns import bounded
 from ivr.calls.store import CallStore
 from ivr.calls.tracker import Row
 from routing.queue_log import Malformed, QueueCall, Reconciliation, fold, is_ready, parse_lines, reconcile
@@ -170,7 +171,7 @@ class QueueLogImporter:
             if is_ready(call, stored.get(call.uniqueid), now, SETTLE):
                 self._sort(reconcile(call, stored.get(call.uniqueid), self.max_wait_seconds), report)
                 done.add(call.uniqueid)
-        await self.save([r.filled | {"uniqueid": r.uniqueid} for r in report.filled + report.inserted])
+        await self.save([bounded(r.filled | {"uniqueid": r.uniqueid}) for r in report.filled + report.inserted])
         return report, _next_state(state, lines, calls, done, now)
 
     def _sort(self, result: Reconciliation, report: ImportReport) -> None:

@@ -1,4 +1,5 @@
-"""The durable record of calls: upserts by unique id, retried until the database takes them."""
+"""The durable record of calls: upserts by unique id, retried until the database takes them; a row it can never
+take is set aside, with the reason, in a file beside the spool."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import logging
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.calls.tracker import Row
@@ -23,6 +24,27 @@ from ivr.db.models import Call, as_utc
 
 logger = logging.getLogger(__name__)
 FINAL_GATHER_SECONDS = 0.1
+REASON_LENGTH = 300
+REFUSED_SQLSTATE_CLASSES = ("22", "23")
+
+
+def refuses_the_row(exc: BaseException) -> bool:
+    """The database refused what was written (a value too long or of the wrong type, a constraint), not the
+    connection: writing the same row again can never work. asyncpg's errors reach SQLAlchemy as a plain
+    DBAPIError, so PostgreSQL's SQLSTATE class tells: 22 data exception, 23 integrity constraint. Anything else
+    (the database away, restarting, out of connections) is worth retrying. A StatementError that is not a
+    DBAPIError failed turning a value into a parameter, before reaching the database."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return str(getattr(exc.orig, "sqlstate", None) or "")[:2] in REFUSED_SQLSTATE_CLASSES
+    return isinstance(exc, StatementError)
+
+
+def reason_of(exc: BaseException) -> str:
+    """The error's class and first line (not the statement and parameters SQLAlchemy appends)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:REASON_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -128,8 +150,28 @@ def _utc(value: object) -> object:
     return as_utc(value) if isinstance(value, datetime) else value
 
 
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _rejected_so_far(path: Path) -> tuple[int, str | None]:
+    """How many rows the file holds, and the last one's reason."""
+    try:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return 0, None
+    try:
+        last = json.loads(lines[-1]).get("reason") if lines else None
+    except ValueError:
+        last = None
+    return len(lines), last
+
+
 class CallWriter:
     """Takes rows without blocking the caller's path and writes them in order, retrying on failure.
+
+    A row the database refuses (not for a connection error) is set aside in `rejected` with the reason; its
+    count and the last reason are kept (from the file at start) for /healthz and /metrics.
 
     Rows for the same call are merged while they wait, and rows gather for up to `gather_seconds` before a
     write, so that one transaction carries many calls' rows (with 200 calls the transactions, not the
@@ -139,6 +181,8 @@ class CallWriter:
     def __init__(self, store: CallStore, spool: Path, max_delay: float = 10.0, gather_seconds: float = 0.5) -> None:
         self.store = store
         self.spool = spool
+        self.rejected = spool.with_name(f"{spool.stem}-rejected.jsonl")  # rows the database refused
+        self.rows_rejected, self.last_rejection = _rejected_so_far(self.rejected)
         self.max_delay = max_delay
         self.gather_seconds = gather_seconds
         self.pending: dict[str, Row] = {}
@@ -174,12 +218,10 @@ class CallWriter:
             self._wake.clear()
             batch, self.pending = self.pending, {}
             try:
-                # One row per call, so any order will do: sorted, rows with the same columns are consecutive
-                # and go in one executemany.
-                await self.store.upsert(sorted(batch.values(), key=columns_of))
+                await self._write(batch)
             except (SQLAlchemyError, OSError) as exc:
-                self._requeue(batch)
-                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                self._requeue(batch)  # what is left of it
+                self.last_error = reason_of(exc)[:200]
                 logger.warning("database write failed, %d call(s) kept for retry in %.1f s: %s",
                                len(batch), delay, self.last_error)
                 await asyncio.sleep(delay)
@@ -187,15 +229,61 @@ class CallWriter:
                 self._wake.set()
                 continue
             delay, self.last_error = 0.2, None
-            self.rows_written += len(batch)
             self.writes += 1
             if not self._still_urgent():
                 self._urgent.clear()
-            for row in batch.values():
-                for listener in list(self._listeners):
-                    listener(row)
             if not self.pending:
                 self._idle.set()
+
+    async def _write(self, batch: dict[str, Row]) -> None:
+        """Write the batch in one transaction, emptying it. If the database refuses a row, each row goes in
+        its own, and the ones refused are set aside: one bad row never holds the others. On a connection error
+        the rows not yet written stay in `batch`."""
+        # One row per call, so any order will do: sorted, rows with the same columns are consecutive and go in
+        # one executemany.
+        rows = sorted(batch.values(), key=columns_of)
+        try:
+            await self.store.upsert(rows)
+        except SQLAlchemyError as exc:
+            if not refuses_the_row(exc):
+                raise
+            logger.warning("the database refused a batch of %d call row(s) (%s): writing them one by one",
+                           len(rows), reason_of(exc))
+            for row in rows:
+                await self._write_alone(row)
+                del batch[row["uniqueid"]]
+            return
+        batch.clear()
+        self._written(rows)
+
+    async def _write_alone(self, row: Row) -> None:
+        try:
+            await self.store.upsert([row])
+        except SQLAlchemyError as exc:
+            if not refuses_the_row(exc):
+                raise
+            await asyncio.to_thread(self._set_aside, row, reason_of(exc))
+            return
+        self._written([row])
+
+    def _written(self, rows: list[Row]) -> None:
+        self.rows_written += len(rows)
+        for row in rows:
+            for listener in list(self._listeners):
+                listener(row)
+
+    def _set_aside(self, row: Row, reason: str) -> None:
+        """Append the row to the rejected file (synced: the row is in no other place), with why and when."""
+        entry = {"rejected_at": datetime.now(UTC), "reason": reason, "row": row}
+        self.rejected.parent.mkdir(parents=True, exist_ok=True)
+        with self.rejected.open("a") as handle:
+            handle.write(json.dumps(entry, default=_iso) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.rows_rejected += 1
+        self.last_rejection = reason
+        logger.error("[%s] call row refused by the database, set aside in %s: %s", row.get("uniqueid"),
+                     self.rejected, reason)
 
     async def _gather(self) -> None:
         """Let more rows join the write: a call's rows come in bursts (ring and greeting, queue, answer, end)
@@ -232,7 +320,7 @@ class CallWriter:
         if not self.pending:
             return 0
         self.spool.parent.mkdir(parents=True, exist_ok=True)
-        lines = [json.dumps(row, default=lambda v: v.isoformat()) for row in self.pending.values()]
+        lines = [json.dumps(row, default=_iso) for row in self.pending.values()]
         temporary = self.spool.with_suffix(".tmp")
         temporary.write_text("\n".join(lines) + "\n")
         os.replace(temporary, self.spool)

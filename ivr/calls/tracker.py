@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ivr.ami import events
+from ivr.calls.columns import bounded
 from ivr.dialplan_variables import INTAKE_EVENT, QUEUE_END_EVENT, VOICEMAIL_EVENT
 from routing.call_outcome import Outcome, QueueFacts, final_outcome
 from routing.lines import place_among
@@ -53,8 +54,9 @@ class CallRecord:
     facts: dict[str, bool] = field(default_factory=dict)
 
     def row(self) -> Row:
+        """The stored fields that are set; texts from AMI and FastAGI cut to their columns."""
         values = {name: getattr(self, name) for name in ROW_FIELDS}
-        return {name: value for name, value in values.items() if value is not None}
+        return bounded({name: value for name, value in values.items() if value is not None})
 
 
 NOT_STORED = ("facts", "channel", "agent_channel", "priority")

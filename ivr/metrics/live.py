@@ -88,6 +88,9 @@ def watch_call_writer(metrics: Metrics, writer: CallWriter) -> None:
                 lambda: float(writer.last_error is not None))
     metrics.add("hotline_call_rows_written", "Call rows written to the database", lambda: writer.rows_written,
                 kind="counter")
+    metrics.add("hotline_call_rows_rejected", "Call rows the database refused for good (not for a connection "
+                "error), set aside in the rejected file with the reason", lambda: writer.rows_rejected,
+                kind="counter")
 
 
 def waiting(state: QueueState) -> dict[tuple[str, ...], float]:

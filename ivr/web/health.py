@@ -16,9 +16,8 @@ async def healthz(request: web.Request) -> web.Response:
     database = await _database(app)
     ami = app[keys.AMI]
     fastagi = app[keys.FASTAGI]
-    writer = app[keys.CALL_WRITER]
     body: dict[str, Any] = {
-        "database": {**database, "pending_writes": len(writer.pending), "last_write_error": writer.last_error},
+        "database": database,
         "ami": {"ok": ami.connected, "logins": ami.logins, **ami.queue_state.summary()},
         "fastagi": {
             "ok": fastagi.listening,
@@ -37,11 +36,20 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def _database(app: web.Application) -> dict[str, Any]:
+    """Reachable, and taking the call rows: a database that answers a ping but refuses the writes is not ok.
+    Rows it refused for good are set aside (not part of "ok": the others are written, and a caller must not
+    be able to turn the server unhealthy); their count, the last reason and the file are shown."""
+    writer = app[keys.CALL_WRITER]
+    section: dict[str, Any] = {
+        "ok": writer.last_error is None, "pending_writes": len(writer.pending), "last_write_error": writer.last_error,
+        "rows_rejected": writer.rows_rejected, "last_rejection": writer.last_rejection,
+        "rejected_file": str(writer.rejected) if writer.rows_rejected else None,
+    }
     try:
         await ping(app[keys.ENGINE])
-        return {"ok": True}
     except (SQLAlchemyError, OSError) as exc:  # TimeoutError is an OSError
-        return {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
+        section |= {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
+    return section
 
 
 def _transcription(app: web.Application) -> dict[str, Any]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.calls.store import CallStore, CallWriter
@@ -134,3 +135,67 @@ async def test_a_calls_partial_rows_gather_into_one_write_and_its_last_row_does_
     writer.submit({"uniqueid": "1.2", "outcome": "abandoned"})
     assert await writer.drain(timeout=1), "a drain does not wait for the gathering"
     task.cancel()
+
+
+async def test_a_row_the_database_refuses_is_set_aside_and_the_others_are_written(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A refused INVITE to a 70-character number once held every later call row behind it, for ever."""
+    spool = tmp_path / "spool" / "calls.jsonl"
+    writer = CallWriter(CallStore(engine), spool)
+    written: list[str] = []
+    writer.on_written(lambda row: written.append(row["uniqueid"]))
+    task = asyncio.create_task(writer.run())
+    wrong_type = {"uniqueid": "1.2", "caller_number": "138", "started_at": "yesterday", "outcome": "refused"}
+    too_long = {"uniqueid": "1.3", "dialled_number": "9" * 70, "started_at": START, "outcome": "refused"}
+    for row in ({"uniqueid": "1.1", "caller_number": "138", "started_at": START, "outcome": "answered"},
+                wrong_type, too_long, {"uniqueid": "1.4", "caller_number": "139", "outcome": "abandoned"}):
+        writer.submit(row)
+    assert await writer.drain(timeout=5), "the refused rows must not hold the batch"
+    writer.submit({"uniqueid": "1.5", "caller_number": "137", "outcome": "in_progress"})
+    assert await writer.drain(timeout=5), "nor the rows that come after"
+    task.cancel()
+
+    # SQLite keeps a text of any length; PostgreSQL refuses one longer than varchar(64).
+    refused = {"1.2", "1.3"} if engine.dialect.name == "postgresql" else {"1.2"}
+    assert {call.uniqueid for call in await stored(engine)} == {"1.1", "1.4", "1.5", "1.3"} - refused
+    assert sorted(written) == sorted({"1.1", "1.4", "1.5", "1.3"} - refused)
+    entries = [json.loads(line) for line in writer.rejected.read_text().splitlines()]
+    assert writer.rejected == spool.with_name("calls-rejected.jsonl")
+    assert {entry["row"]["uniqueid"] for entry in entries} == refused
+    assert all(entry["reason"] and entry["rejected_at"] for entry in entries)
+    if engine.dialect.name == "postgresql":
+        too_long_entry = next(entry for entry in entries if entry["row"]["uniqueid"] == "1.3")
+        assert "too long" in too_long_entry["reason"] and too_long_entry["row"]["dialled_number"] == "9" * 70
+    assert (writer.rows_rejected, writer.last_error) == (len(refused), None)
+    assert writer.last_rejection == entries[-1]["reason"]
+    assert CallWriter(CallStore(engine), spool).rows_rejected == len(refused), "counted again after a restart"
+
+
+async def test_a_connection_error_while_writing_one_by_one_keeps_the_rest_for_retry(tmp_path: Path) -> None:
+    class RefusingStore(FlakyStore):
+        """Refuses a batch for its data once; then the database goes away right after row 1.1."""
+
+        refused = went_away = False
+
+        async def upsert(self, rows: list[Row]) -> None:
+            if not self.refused:
+                self.refused = True
+                raise DataError("INSERT", {}, ValueError("value too long"))
+            await super().upsert(rows)
+            if not self.went_away:
+                self.down = self.went_away = True
+
+    store = RefusingStore()
+    store.down = False
+    writer = CallWriter(store, tmp_path / "calls.jsonl", max_delay=0.05)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    for uniqueid in ("1.1", "1.2", "1.3"):
+        writer.submit({"uniqueid": uniqueid, "caller_number": "138"})
+    assert not await writer.drain(timeout=0.3)
+    assert set(store.rows) == {"1.1"} and set(writer.pending) == {"1.2", "1.3"}, "kept, not set aside"
+    assert writer.rows_rejected == 0 and writer.last_error is not None
+    store.down = False
+    assert await writer.drain(timeout=2)
+    task.cancel()
+    assert set(store.rows) == {"1.1", "1.2", "1.3"}

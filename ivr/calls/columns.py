@@ -1,0 +1,26 @@
+"""What reaches a `calls` column fits it: texts from Asterisk (a Request-URI user, a caller id, a queue name)
+are cut to the column's length, read from the model, where they come in: a row PostgreSQL would refuse
+must never be built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import String
+
+from ivr.db.models import Call
+
+# Not cut: a cut unique id could merge two calls. One too long is set aside by the writer instead.
+NEVER_CUT = frozenset({"uniqueid"})
+TEXT_LENGTHS: dict[str, int] = {
+    column.name: column.type.length
+    for column in Call.__table__.columns
+    if isinstance(column.type, String) and column.type.length and column.name not in NEVER_CUT
+}
+
+
+def bounded(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with every text longer than its column cut to the column's length."""
+    too_long = {name: value[: TEXT_LENGTHS[name]] for name, value in row.items()
+                if isinstance(value, str) and name in TEXT_LENGTHS and len(value) > TEXT_LENGTHS[name]}
+    return {**row, **too_long} if too_long else row
