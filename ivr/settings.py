@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from routing import dialable
+
 ENV_PREFIX = "HOTLINE_"
 DEFAULT_CONFIG_FILE = Path("/etc/hotline/hotline.toml")
 
@@ -49,6 +51,23 @@ def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
     for item in value:
         ipaddress.ip_network(item, strict=False)
     return value
+
+
+def _loopback(value: str) -> str:
+    """AMI (a clear-text password, then any command its classes allow) and FastAGI (no authentication at all)
+    are for the Asterisk on this machine only."""
+    if not ipaddress.ip_address(value).is_loopback:
+        raise ValueError("expected a loopback address such as 127.0.0.1: it must not be reachable from the network")
+    return value
+
+
+def _at_least(minimum: int) -> typing.Callable[[int], int]:
+    def check(value: int) -> int:
+        if value < minimum:
+            raise ValueError(f"expected {minimum} or more")
+        return value
+
+    return check
 
 
 def _one_of(*allowed: str) -> typing.Callable[[str], str]:
@@ -112,7 +131,7 @@ def _setting(default: Any, check: typing.Callable[[Any], Any] | None = None, doc
 
 @dataclass(frozen=True)
 class FastAgiSettings:
-    host: str = _setting("127.0.0.1", _address, "address the FastAGI server listens on")
+    host: str = _setting("127.0.0.1", _loopback, "loopback address the FastAGI server listens on")
     port: int = _setting(4573, _port)
     header_timeout: float = _setting(5.0, _positive, "seconds Asterisk has to send the AGI environment")
     max_header_bytes: int = _setting(16384, _positive, "a larger AGI environment is refused")
@@ -123,7 +142,7 @@ class FastAgiSettings:
 
 @dataclass(frozen=True)
 class AmiSettings:
-    host: str = _setting("127.0.0.1", _address, "address of Asterisk's manager interface")
+    host: str = _setting("127.0.0.1", _loopback, "loopback address of Asterisk's manager interface")
     port: int = _setting(5038, _port)
     username: str = _setting("hotline")
     action_timeout: float = _setting(5.0, _positive, "seconds to wait for the reply to one AMI action")
@@ -137,15 +156,31 @@ class WebSettings:
     # argon2id cost of password and PIN hashes: RFC 9106's second recommendation by default (64 MiB, 3 passes).
     password_memory_kib: int = _setting(65536, _positive, "argon2id memory per hash, in KiB")
     password_time_cost: int = _setting(3, _positive, "argon2id passes per hash")
+    secure_cookies: bool = _setting(False, doc="mark the session cookies Secure (sent over HTTPS only); set it when "
+                                    "the pages are served over TLS, by a proxy in front (docs/deploy.md)")
+    trusted_proxies: tuple[str, ...] = _setting(
+        (), _addresses, "addresses (or networks) of reverse proxies whose X-Forwarded-For names the client; the "
+        "log-in throttle and the loopback checks then count the client's address, not the proxy's")
 
 
 @dataclass(frozen=True)
 class SipSettings:
-    bind: str = _setting("0.0.0.0", _address, "address Asterisk's SIP transport listens on")
+    bind: str = _setting("0.0.0.0", _address, "address Asterisk's SIP transport and its RTP listen on")
     port: int = _setting(5060, _port)
     carrier_addresses: tuple[str, ...] = _setting(
-        ("127.0.0.2",), _addresses, "addresses (or networks) of the carrier that delivers citizens' calls"
+        ("127.0.0.2",), _addresses,
+        "addresses (or networks) of the carrier that delivers citizens' calls; the only way the carrier is known",
     )
+    agent_networks: tuple[str, ...] = _setting(
+        ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"), _addresses,
+        "networks the seats' softphones register and call from (source and Contact address); a seat anywhere else "
+        "is answered like an unknown user",
+    )
+    rtp_timeout: int = _setting(
+        60, _positive, "seconds without audio from a peer (not on hold) before Asterisk hangs its call up")
+    rtp_hold_timeout: int = _setting(600, _positive, "the same while the call is on hold")
+    session_expires: int = _setting(
+        1800, _at_least(90), "SIP session timer (RFC 4028): a call not refreshed this long is hung up")
     carrier_contact: str = _setting(
         "", _sip_uri, "where calls out to citizens go (callbacks), e.g. sip:203.0.113.10:5060; empty: none"
     )
@@ -300,6 +335,32 @@ class CallbackSettings:
     dial_interval: float = _setting(2.0, _positive, "seconds between checks for free agents")
 
 
+def _number_kinds(value: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = sorted(set(value) - {kind.value for kind in dialable.Kind})
+    if unknown:
+        raise ValueError(f"unknown kind(s) {', '.join(unknown)}; expected some of "
+                         + ", ".join(kind.value for kind in dialable.Kind))
+    return value
+
+
+def _area_code(value: str) -> str:
+    if not (value.isdigit() and 2 <= len(value) <= 3 and not value.startswith("0")):
+        raise ValueError("expected the city's area code without its 0, e.g. 10 (Beijing) or 755 (Shenzhen)")
+    return value
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    """Calls out to citizens (callbacks, return visits, campaigns): which numbers may be dialled at all."""
+
+    allowed_kinds: tuple[str, ...] = _setting(
+        tuple(kind.value for kind in dialable.DEFAULT_ALLOWED), _number_kinds,
+        "kinds of number dialled (routing/dialable.py): mobile, city_fixed, other_fixed; never dialled unless "
+        "listed: emergency, service, premium, international, malformed")
+    area_code: str = _setting("10", _area_code, "the city's area code without its 0: its fixed lines are city_fixed")
+    endpoint: str = _setting("carrier", doc="the PJSIP endpoint (trunk) calls to citizens go out through")
+
+
 def _emergency_numbers(value: tuple[str, ...]) -> tuple[str, ...]:
     for number in value:
         _digits(number)
@@ -331,6 +392,18 @@ class WorkOrderSettings:
     attachment_max_mb: float = _setting(20.0, _positive, "largest file a department may attach")
     knowledge_review_warning_days: int = _setting(
         14, _positive, "knowledge entries due for review this soon are flagged to their department")
+
+
+@dataclass(frozen=True)
+class Open311Settings:
+    """The public Open311 API (docs/workorders.md): how often clients may file requests."""
+
+    posts_per_client: int = _setting(
+        60, _positive, "requests one API key (client) may file per window; a front end files for many citizens")
+    posts_per_address: int = _setting(
+        120, _positive, "POSTs one source address may make per window, with any key or none (behind a reverse proxy: "
+        "the proxy's)")
+    window_seconds: int = _setting(60, _positive, "the rate limit's window; a refused POST is told when it ends")
 
 
 @dataclass(frozen=True)
@@ -492,8 +565,10 @@ class Settings:
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     emergency: EmergencySettings = field(default_factory=EmergencySettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
+    open311: Open311Settings = field(default_factory=Open311Settings)
     prompts: PromptSettings = field(default_factory=PromptSettings)
     voicemail: VoicemailSettings = field(default_factory=VoicemailSettings)
     transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)

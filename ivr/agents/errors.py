@@ -62,3 +62,24 @@ class UnknownAgent(AgentError):
 class NoLine(AgentError):
     status = 409
     error_id = "no-line"
+
+
+class TooManyAttempts(AgentError):
+    """A log-in refused by the throttle (routing/login_limits.py); the answer carries Retry-After."""
+
+    status = 429
+    error_id = "too-many-attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed log-ins; try again in {retry_after} seconds",
+                         retry_after=str(retry_after))
+        self.retry_after = retry_after
+
+
+class TooLong(AgentError):
+    error_id = "too-long"
+
+
+class DatabaseUnavailable(AgentError):
+    status = 503
+    error_id = "database-unavailable"

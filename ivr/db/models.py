@@ -168,6 +168,9 @@ class WorkOrder(Base):
         # The satisfaction rates join a period's return visits to their orders' lead department and agent
         # (ivr.surveys.results.rates): read from the index alone (migration 0015).
         Index("ix_work_orders_id_lead_agent", "id", postgresql_include=["lead_department_id", "agent"]),
+        # The public Open311 list, newest first (migration 0016).
+        Index("ix_work_orders_public", "created_at", postgresql_where=text("published"),
+              sqlite_where=text("published")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -200,6 +203,21 @@ class WorkOrder(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     client: Mapped[str | None] = mapped_column(String(64))  # the Open311 client (API key name) that filed it
     terms: Mapped[str | None] = mapped_column(Text)  # the content's hot-topic terms (routing.hot_topics); None: not yet
+    # On the public Open311 view (migration 0016): filed there by the citizen, or published by the centre; shown
+    # under public_id, a random token, never under the sequential number.
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    public_id: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
+
+
+class Open311Posts(Base):
+    """Open311 POSTs counted per client (API key) or source address in a fixed window: the rate limit, shared
+    by every server (migration 0016). Windows that have ended are deleted by the next post."""
+
+    __tablename__ = "open311_posts"
+
+    bucket: Mapped[str] = mapped_column(String(100), primary_key=True)  # client:<name> or address:<ip>
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True, index=True)
+    posts: Mapped[int] = mapped_column(Integer)
 
 
 class OrderDepartment(Base):
@@ -502,3 +520,24 @@ class ReportRun(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class LoginFailure(Base):
+    """Failed log-ins of one account or from one address in the current window, and the lock they earned."""
+
+    __tablename__ = "login_failures"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # agent, user or address
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # the agent id, user name, address or seat
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RevokedSession(Base):
+    """A web session logged out before it expired: its cookie is refused until then, and the row pruned after."""
+
+    __tablename__ = "revoked_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

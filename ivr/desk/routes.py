@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +9,12 @@ from aiohttp import web
 
 from ivr import keys
 from ivr.agents.errors import AgentError, BadCredentials
-from ivr.web.auth import AGENT_ID, end_session, session_response
+from ivr.web.auth import AGENT_ID, log_out, session_response
 from ivr.web.json_body import json_object
+from ivr.web.logins import AGENT, AGENT_ID_LENGTH, LOGINS, SECRET_LENGTH, bounded, client_address
 from routing.seats import PAUSE_REASONS
 
 STATIC = Path(__file__).with_name("static")
-# A 6-digit PIN must not be guessable by trying: a few failures lock the agent id for a while.
-MAX_FAILURES, LOCKOUT_SECONDS, MAX_TRACKED = 5, 300, 10_000
-LOGIN_FAILURES = web.AppKey("login_failures", defaultdict[str, deque[float]])
-
-
-class TooManyAttempts(AgentError):
-    status = 429
-    error_id = "too-many-attempts"
 
 
 async def read_json(request: web.Request, *names: str) -> list[str]:
@@ -36,35 +27,15 @@ async def read_json(request: web.Request, *names: str) -> list[str]:
 
 async def create_session(request: web.Request) -> web.Response:
     agent_id, pin = await read_json(request, "agent_id", "pin")
-    # Keyed by id and address: a stranger's wrong guesses do not lock the agent out of their own desk.
-    failures = request.app[LOGIN_FAILURES]
-    if len(failures) > MAX_TRACKED:
-        _forget_old(failures)
-    key = f"{agent_id}@{request.remote}"
-    recent = failures[key]
-    while recent and recent[0] < time.monotonic() - LOCKOUT_SECONDS:
-        recent.popleft()
-    if len(recent) >= MAX_FAILURES:
-        raise TooManyAttempts(f"too many failed log-ins for {agent_id}; wait {LOCKOUT_SECONDS // 60} minutes")
-    agent = await request.app[keys.AGENT_STORE].check_pin(agent_id, pin)
+    bounded(agent_id=(agent_id, AGENT_ID_LENGTH), pin=(pin, SECRET_LENGTH))
+    store = request.app[keys.AGENT_STORE]
+    agent = await request.app[LOGINS].throttle.attempt(AGENT, agent_id, client_address(request),
+                                                       lambda: store.check_pin(agent_id, pin))
     if agent is None:
-        recent.append(time.monotonic())
         raise BadCredentials("wrong agent id or PIN")
-    failures.pop(key, None)
     return session_response(request.app[keys.SECRETS].web_secret, agent.id,
-                            {"agent": {"id": agent.id, "name": agent.name}})
-
-
-def _forget_old(failures: defaultdict[str, deque[float]]) -> None:
-    cutoff = time.monotonic() - LOCKOUT_SECONDS
-    for key in [key for key, times in failures.items() if not times or times[-1] < cutoff]:
-        del failures[key]
-
-
-async def delete_session(request: web.Request) -> web.Response:
-    response = web.json_response({"ok": True})
-    end_session(response)
-    return response
+                            {"agent": {"id": agent.id, "name": agent.name}},
+                            request.app[keys.SETTINGS].web.secure_cookies)
 
 
 async def me(request: web.Request) -> web.Response:
@@ -136,10 +107,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 def setup_routes(app: web.Application) -> None:
-    failures: defaultdict[str, deque[float]] = defaultdict(deque)
-    app[LOGIN_FAILURES] = failures
     app.router.add_post("/api/session", create_session)
-    app.router.add_delete("/api/session", delete_session)
+    app.router.add_delete("/api/session", log_out)
     app.router.add_get("/api/me", me)
     app.router.add_post("/api/seat", seat_login)
     app.router.add_delete("/api/seat", seat_logout)

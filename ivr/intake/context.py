@@ -21,6 +21,7 @@ from ivr.lines import lines_of, relax_steps
 from ivr.settings import Settings
 from ivr.surveys.dialer import SurveyDialer
 from ivr.voicemail.ingest import VoicemailIngester
+from ivr.web.logins import LoginThrottle
 from ivr.workorders.queries import OrderQueries
 from ivr.workorders.service import OrderService
 from ivr.workorders.store import WorkOrderStore
@@ -50,6 +51,7 @@ class Services:
     orders: OrderService | None = None  # for the progress query by phone
     order_queries: OrderQueries | None = None
     surveys: SurveyDialer | None = None  # the survey calls' questions and answers
+    logins: LoginThrottle | None = None  # the phone log-in (*21) counts failures with the web log-ins
 
     # The routing rules as routing/ takes them, derived from the settings once, not on every call.
     @cached_property

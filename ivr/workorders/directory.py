@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.engine import upsert_insert
 from ivr.db.models import CatalogueEntry, Department, User
-from ivr.web.passwords import hash_password, needs_rehash, verify_password
+from ivr.web.passwords import hash_off_loop, hash_password, needs_rehash, verify_off_loop
 from ivr.workorders.actors import DEPARTMENT_ROLES, USER_ROLES, Actor
 from ivr.workorders.errors import BadOrder
 from routing.catalogue import DEFAULT_DAYS, Entry
@@ -107,12 +106,13 @@ class Directory:
     async def check_password(self, user_id: str, password: str) -> Actor | None:
         async with self.engine.connect() as connection:
             user = (await connection.execute(select(User).where(User.id == user_id, User.active))).first()
-        if user is None or not await asyncio.to_thread(verify_password, password, user.password_hash):
+        # An unknown or inactive user costs the same verification time as a wrong password.
+        if not await verify_off_loop(password, user.password_hash if user else None) or user is None:
             return None
         if needs_rehash(user.password_hash):
+            rehashed = await hash_off_loop(password)
             async with self.engine.begin() as connection:
-                await connection.execute(update(User).where(User.id == user_id)
-                                         .values(password_hash=hash_password(password)))
+                await connection.execute(update(User).where(User.id == user_id).values(password_hash=rehashed))
         return Actor(user.id, user.role, user.department_id)
 
     async def actor(self, user_id: str) -> Actor | None:

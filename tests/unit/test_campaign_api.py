@@ -34,6 +34,7 @@ from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.surveys.store import SurveyStore
 from ivr.web.auth import CSRF_HEADER, auth_middleware
+from ivr.web.logins import LOGINS, Logins
 from ivr.workorders import routes as workorders
 from ivr.workorders.directory import Directory
 
@@ -80,6 +81,7 @@ async def centre(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Centre]:
     store = CampaignStore(engine, tmp_path / "campaigns")
     progress = CampaignProgress(store.snapshot, fallback=3600)  # only the notifier can wake a stream in time
     app = web.Application(middlewares=[auth_middleware(SECRET)])
+    app[LOGINS] = Logins.on(engine)
     app[keys.SETTINGS] = Settings()
     app[keys.SECRETS] = Secrets(ami_password="x", seat_passwords={}, web_secret=SECRET)
     app[keys.AGENT_STORE] = agents

@@ -62,14 +62,14 @@ def test_token_round_trip_names_the_agent() -> None:
 
 def test_token_with_another_agent_id_is_rejected() -> None:
     token = issue_token(SECRET, "1001", now=NOW)
-    _, expires, signature = token.split(".")
-    assert check_token(SECRET, f"1002.{expires}.{signature}", now=NOW) is None
+    _, expires, session_id, signature = token.split(".")
+    assert check_token(SECRET, f"1002.{expires}.{session_id}.{signature}", now=NOW) is None
 
 
 def test_token_with_a_later_expiry_is_rejected() -> None:
     token = issue_token(SECRET, "1001", now=NOW)
-    agent_id, expires, signature = token.split(".")
-    assert check_token(SECRET, f"{agent_id}.{int(expires) + 3600}.{signature}", now=NOW) is None
+    agent_id, expires, session_id, signature = token.split(".")
+    assert check_token(SECRET, f"{agent_id}.{int(expires) + 3600}.{session_id}.{signature}", now=NOW) is None
 
 
 def test_token_with_a_changed_signature_is_rejected() -> None:
@@ -90,7 +90,8 @@ def test_token_signed_with_another_secret_is_rejected() -> None:
     assert check_token(SECRET, token, now=NOW) is None
 
 
-@pytest.mark.parametrize("token", ["", "1001", "1001.", "1001.abc.sig", ".1800000000.sig", "1001..sig", "..."])
+@pytest.mark.parametrize("token", ["", "1001", "1001.", "1001.abc.sig", ".1800000000.sig", "1001..sig", "...",
+                                   "1001.1800000000.sid.sig", "1001.1800000000..sig", "...."])
 def test_malformed_token_is_rejected(token: str) -> None:
     assert check_token(SECRET, token, now=NOW) is None
 

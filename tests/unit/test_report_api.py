@@ -33,6 +33,7 @@ from ivr.reports.runs import ReportRuns, ReportScheduler
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web.auth import CSRF_HEADER, auth_middleware
+from ivr.web.logins import LOGINS, Logins
 from ivr.workorders import routes as workorders
 from ivr.workorders.directory import Directory
 from tests.unit.test_report_figures import ZONE, _seed, local
@@ -74,6 +75,7 @@ async def centre(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Centre]:
     await directory.add_user("urban.li", "李", "department_staff", "urban-password-1", NOW, "urban")
     settings = _settings(tmp_path)
     app = web.Application(middlewares=[auth_middleware(SECRET)])
+    app[LOGINS] = Logins.on(engine)
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = Secrets(ami_password="x", seat_passwords={}, web_secret=SECRET)
     app[keys.AGENT_STORE] = AgentStore(engine)

@@ -34,6 +34,7 @@ from ivr.staffing import routes
 from ivr.staffing.admin import cmd_staffing
 from ivr.staffing.service import calls_since, forecast, live_agents, now_figures, same_kind_days
 from ivr.web.auth import auth_middleware
+from ivr.web.logins import LOGINS, Logins
 from ivr.workorders import routes as workorders
 from ivr.workorders.directory import Directory
 from ivr.workorders.service import OrderService, calendar_of
@@ -180,6 +181,7 @@ async def centre(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[dict[str,
     agents = AgentStore(engine)
     pins = {"1001": await agents.add("1001", "坐席一号"), "1901": await agents.add("1901", "班长", role="supervisor")}
     app = web.Application(middlewares=[auth_middleware(SECRET)])
+    app[LOGINS] = Logins.on(engine)
     app[keys.SETTINGS], app[keys.ENGINE] = SETTINGS, engine
     app[keys.SECRETS] = Secrets(ami_password="x", seat_passwords={}, web_secret=SECRET)
     app[keys.AGENT_STORE], app[keys.DIRECTORY] = agents, directory

@@ -25,6 +25,7 @@ from ivr.wallboard import routes
 from ivr.wallboard.live import WallboardHub
 from ivr.wallboard.snapshot import DayFigures
 from ivr.web.auth import auth_middleware
+from ivr.web.logins import LOGINS, Logins
 from ivr.workorders import routes as workorders
 from ivr.workorders.directory import Directory
 
@@ -49,6 +50,7 @@ async def wallboard_app(engine: AsyncEngine, secrets: Secrets) -> tuple[web.Appl
     agents = AgentStore(engine)
     pins = {"1001": await agents.add("1001", "坐席一号"), "1901": await agents.add("1901", "班长", role="supervisor")}
     app = web.Application(middlewares=[auth_middleware(SECRET)])
+    app[LOGINS] = Logins.on(engine)
     app[keys.SETTINGS] = Settings()
     app[keys.SECRETS] = secrets
     app[keys.AGENT_STORE], app[keys.DIRECTORY] = agents, directory
