@@ -47,3 +47,10 @@ class ApiKeyTaken(Open311Error):
 
     status = 409
     error_id = "open311-api-key-taken"
+
+
+class TooManyPosts(Open311Error):
+    """A client or an address filed more than the settings allow in the window; `retry_after` is in seconds."""
+
+    status = 429
+    error_id = "open311-rate-limit"

@@ -16,10 +16,12 @@ from urllib.parse import parse_qsl, urlsplit
 from aiohttp import web
 
 from ivr.open311.errors import BadField, BodyTooLarge, WrongContentType
+from ivr.open311.public import refuse_nul
 
 MAX_BODY = 64 * 1024
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 MAX_DESCRIPTION = 4000  # the spec's limit
+MAX_NAME_PART = 50  # first_name and last_name: together within the order's citizen_name (100)
 PHONE = re.compile(r"\+?\d{3,20}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -34,10 +36,14 @@ async def read_fields(request: web.Request) -> dict[str, str]:
     text = _decoded(await _body(request))
     if kind == FORM:
         try:
-            return dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+            fields = dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
         except UnicodeDecodeError:
             raise BadField("the form body's %-escapes are not UTF-8") from None
-    return _json_fields(text)
+    else:
+        fields = _json_fields(text)
+    for name, value in fields.items():
+        refuse_nul(name, value)
+    return fields
 
 
 async def _body(request: web.Request) -> bytes:
@@ -106,6 +112,9 @@ def parse_submission(fields: Mapping[str, str]) -> Submission:
                           if text.get("address_id") else ""))
     if address and len(address) > 300:
         raise BadField("address_string is at most 300 characters")
+    for part in ("first_name", "last_name"):
+        if len(text.get(part, "")) > MAX_NAME_PART:
+            raise BadField(f"{part} is at most {MAX_NAME_PART} characters")
     return Submission(
         service_code=text["service_code"], description=text["description"],
         address=address, lat=lat, long=long, phone=_phone(text.get("phone")),

@@ -4,6 +4,7 @@ and the possible duplicates shown at intake. Every read of a confidential order 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from ivr.workorders.actors import HIDDEN, Actor, citizen_hidden, mask_number
 from ivr.workorders.errors import BadOrder
 from ivr.workorders.service import LIFECYCLE_ROLE, Loaded, assisting_actions
 from routing import lifecycle
+from routing.masking import mask_text
 
 PAGE_SIZE = 50
 BIGRAMS = ARRAY(BigInteger)  # hotline_bigrams(text), PostgreSQL only
@@ -47,10 +49,19 @@ def citizen_fields(actor: Actor, row: Any, in_list: bool) -> dict[str, Any]:
     return {"caller_number": number, "citizen_name": name}
 
 
+def citizen_text(actor: Actor, row: Any, text: str | None, names: tuple[str | None, ...] = ()) -> str | None:
+    """Free text as the actor may read it: where the citizen is hidden from them, with the citizen's names
+    (the order's and `names`, those it had before) and every phone and ID number masked."""
+    if not citizen_hidden(actor, row.confidential, row.type):
+        return text
+    return mask_text(text, (getattr(row, "citizen_name", None), *names))
+
+
 def summary(actor: Actor, row: Any, departments: dict[int, str]) -> dict[str, Any]:
     return {
         "id": row.id, "number": row.number, "status": row.status, "type": row.type, "topic": row.topic,
-        "address": row.address, "content": (row.content or "")[:200], "created_at": _time(row.created_at),
+        "address": row.address, "content": citizen_text(actor, row, (row.content or "")[:200]),
+        "created_at": _time(row.created_at),
         "due_at": _time(row.due_at), "department": departments.get(row.lead_department_id or 0),
         **citizen_fields(actor, row, in_list=True),
     }
@@ -66,17 +77,21 @@ class OrderQueries:
         row = loaded_row
         async with self.engine.connect() as connection:
             events = (await connection.execute(select(OrderEvent).where(
-                OrderEvent.order_id == row.id, OrderEvent.action != "view").order_by(OrderEvent.id))).all()
+                OrderEvent.order_id == row.id, OrderEvent.action.not_in(AUDIT_ACTIONS)).order_by(OrderEvent.id))
+            ).all()
             files = (await connection.execute(select(Attachment).where(Attachment.order_id == row.id)
                                               .order_by(Attachment.id))).all()
             notices = (await connection.execute(select(SupervisionEvent).where(
                 SupervisionEvent.order_id == row.id).order_by(SupervisionEvent.id))).all()
             merged = (await connection.execute(select(WorkOrder.number).where(
                 WorkOrder.merged_into_id == row.id))).scalars().all()
+        names = former_names(events)
         return {
             **summary(actor, row, departments),
             **citizen_fields(actor, row, in_list=False),
-            "content": row.content, "reply": row.reply, "channel": row.source, "confidential": row.confidential,
+            "content": citizen_text(actor, row, row.content, names), "reply": row.reply, "channel": row.source,
+            "confidential": row.confidential, "published": row.published,
+            "public_id": row.public_id if actor.in_centre else None,
             "lat": row.lat, "long": row.long, "returns": row.returns, "final_ruling": row.final_ruling,
             "extension": row.extension, "satisfied": row.satisfied, "closed_at": _time(row.closed_at),
             "dispatched_at": _time(row.dispatched_at), "agent": row.agent if actor.in_centre else None,
@@ -87,8 +102,8 @@ class OrderQueries:
             } for d in departments_rows],
             "history": [{
                 "at": _time(e.at), "actor": e.actor if actor.in_centre or e.role != "agent" else "12345",
-                "role": e.role, "action": e.action, "from": e.from_state, "to": e.to_state, "note": e.note,
-                "data": _event_data(actor, e.data),
+                "role": e.role, "action": e.action, "from": e.from_state, "to": e.to_state,
+                "note": citizen_text(actor, row, e.note, names), "data": self._event_data(actor, row, e.data, names),
             } for e in events],
             "attachments": [{"id": f.id, "name": f.name, "kind": f.kind, "size": f.size,
                              "content_type": f.content_type, "added_at": _time(f.added_at)} for f in files],
@@ -219,13 +234,41 @@ class OrderQueries:
                 WorkOrder.status.in_(sorted(lifecycle.OPEN))))).scalar_one())
 
 
+    @staticmethod
+    def _event_data(actor: Actor, row: Any, stored: str | None, names: tuple[str, ...]) -> dict[str, Any]:
+        """An event's data; the citizen's contact details only for the centre (they call and write back). Where
+        the citizen is hidden from the actor, an edit of the name or number shows neither side, and the texts
+        are masked like the order's."""
+        data = dict(json.loads(stored)) if stored else {}
+        if actor.in_centre:
+            return data
+        data = {k: v for k, v in data.items() if k not in CONTACT_DETAILS}
+        if not citizen_hidden(actor, row.confidential, row.type):
+            return data
+        return {name: _hidden_value(actor, row, name, value, names) for name, value in data.items()}
+
+
 CONTACT_DETAILS = frozenset({"email", "device_id", "account_id"})  # how an Open311 client reaches the citizen
+PERSONAL_FIELDS = frozenset({"citizen_name", "caller_number"})  # hidden whole where the citizen is hidden
+AUDIT_ACTIONS = ("view", "download")  # who looked: kept for the audit, not shown in the order's history
 
 
-def _event_data(actor: Actor, stored: str | None) -> dict[str, Any]:
-    """An event's data; the citizen's contact details only for the centre (they call and write back)."""
-    data = dict(json.loads(stored)) if stored else {}
-    return data if actor.in_centre else {k: v for k, v in data.items() if k not in CONTACT_DETAILS}
+def former_names(events: Sequence[Any]) -> tuple[str, ...]:
+    """Every name the order's citizen had, from the history's edits (a corrected name is masked too)."""
+    names = []
+    for event in events:
+        if event.action == "edit" and event.data:
+            change = json.loads(event.data).get("citizen_name") or {}
+            names += [value for value in (change.get("from"), change.get("to")) if isinstance(value, str)]
+    return tuple(names)
+
+
+def _hidden_value(actor: Actor, row: Any, name: str, value: Any, names: tuple[str, ...]) -> Any:
+    if name in PERSONAL_FIELDS:
+        return {"from": HIDDEN, "to": HIDDEN} if isinstance(value, dict) else HIDDEN
+    if isinstance(value, dict):
+        return {k: citizen_text(actor, row, v, names) if isinstance(v, str) else v for k, v in value.items()}
+    return citizen_text(actor, row, value, names) if isinstance(value, str) else value
 
 
 def lifecycle_actions(actor: Actor, row: Any, departments_rows: list[Any]) -> list[str]:

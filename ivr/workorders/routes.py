@@ -138,6 +138,17 @@ async def edit(request: web.Request) -> web.Response:
     return web.json_response(await _detail(request, order_id, actor))
 
 
+async def publication(request: web.Request) -> web.Response:
+    """POST {"public": true|false}: the centre shows the order on the public Open311 view, or takes it off."""
+    actor = await current_actor(request)
+    order_id = _order_id(request)
+    public = (await body_of(request)).get("public")
+    if not isinstance(public, bool):
+        raise BadOrder("public is true (show the order on the public Open311 view) or false", field="public")
+    await request.app[keys.ORDERS].publish(order_id, actor, datetime.now(UTC), public)
+    return web.json_response(await _detail(request, order_id, actor))
+
+
 async def file_order(request: web.Request) -> web.Response:
     """The agent's intake form: the order, and at once its dispatch or its closure from the knowledge base."""
     actor = await current_actor(request)
@@ -269,7 +280,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     text = request.match_info["attachment_id"]
     if not text.isdigit():
         raise OrderNotFound(f"no attachment {text}")
-    row = await request.app[keys.ORDERS].attachment(_order_id(request), int(text), actor)
+    row = await request.app[keys.ORDERS].attachment(_order_id(request), int(text), actor, datetime.now(UTC))
     return web.FileResponse(row.path, headers={
         "Content-Type": row.content_type, "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.name)}",
         "X-Content-Type-Options": "nosniff"})
@@ -296,6 +307,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/orders/{order_id}", detail)
     app.router.add_patch("/api/orders/{order_id}", edit)
     app.router.add_post("/api/orders/{order_id}/actions/{action}", act)
+    app.router.add_post("/api/orders/{order_id}/publication", publication)
     app.router.add_post("/api/orders/{order_id}/attachments", attach)
     app.router.add_get("/api/orders/{order_id}/attachments/{attachment_id}", download)
     app.router.add_get("/api/catalogue", catalogue)

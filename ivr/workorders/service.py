@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.db.models import Attachment, OrderCall, OrderDepartment, OrderEvent, WorkOrder, as_utc
 from ivr.settings import WorkOrderSettings
-from ivr.workorders.actors import Actor
+from ivr.workorders.actors import AGENT, SUPERVISOR, Actor, citizen_hidden
 from ivr.workorders.directory import Directory
-from ivr.workorders.errors import ActionRefused, BadOrder, ChangedMeanwhile, OrderNotFound
+from ivr.workorders.errors import ActionRefused, BadOrder, ChangedMeanwhile, Forbidden, OrderNotFound
 from ivr.workorders.store import order_number
 from routing import lifecycle
 from routing.catalogue import DEFAULT_DAYS, Entry
@@ -56,6 +57,7 @@ class Intake:
     audio_path: str | None = None
     client: str | None = None
     accepted: bool = True  # False: a draft for an agent to check (voicemail, SMS, the web)
+    published: bool = False  # on the public Open311 view (the citizen filed it there), under a random public id
     # What a channel sends that has no column (an Open311 client's e-mail, device id, photo URL): kept on the
     # "create" event, so the agent checking the draft sees it.
     details: Mapping[str, str] = field(default_factory=dict)
@@ -122,7 +124,8 @@ class OrderService:
         status = lifecycle.ACCEPTED if intake.accepted else lifecycle.DRAFT
         values = {name: getattr(intake, name) for name in (
             "content", "type", "caller_number", "citizen_name", "confidential", "topic", "address", "lat", "long",
-            "audio_path", "client")}
+            "audio_path", "client", "published")}
+        values["public_id"] = new_public_id() if intake.published else None
         # One call may bring several requests: calls are linked in order_calls. The column is the voicemail's
         # call, unique so that a voicemail reported twice makes one draft.
         values["call_uniqueid"] = intake.call_uniqueid if intake.channel == "voicemail" else None
@@ -215,6 +218,25 @@ class OrderService:
                                     for name, value in changed.items()})
         return sorted(changed)
 
+    async def publish(self, order_id: int, actor: Actor, now: datetime, public: bool) -> None:
+        """The centre shows an order on the public Open311 view (masked, under a random id) or takes it off.
+        A draft is read and accepted first; a confidential order or a 举报 is never shown."""
+        if actor.role not in (AGENT, SUPERVISOR):
+            raise ActionRefused("orders are published by the centre's agents and supervisors")
+        loaded = await self.load(order_id, actor)
+        row = loaded.row
+        if public and (row.confidential or row.type == "report"):
+            raise ActionRefused(f"order {row.number} is confidential or a report: it is never public")
+        if public and row.status == lifecycle.DRAFT:
+            raise ActionRefused(f"order {row.number} is a draft: accept it before publishing it")
+        if row.published == public:
+            return
+        changes = {"published": public, "public_id": row.public_id or new_public_id(), "updated_at": now}
+        async with self.engine.begin() as connection:
+            await self._write(connection, loaded, changes)
+            await record_event(connection, order_id, actor, "publish" if public else "unpublish", row.status,
+                              row.status, now)
+
     async def record(self, order_id: int, actor: Actor, action: str, now: datetime, note: str | None = None) -> None:
         """An event that changes nothing: a view of a confidential order (the audit trail), a citizen's progress
         query by phone; both show who looked at the order."""
@@ -241,13 +263,22 @@ class OrderService:
                               note=safe)
         return attachment_id
 
-    async def attachment(self, order_id: int, attachment_id: int, actor: Actor) -> Any:
-        await self.load(order_id, actor)
+    async def attachment(self, order_id: int, attachment_id: int, actor: Actor, now: datetime) -> Any:
+        """A file of the order, for whoever may see the order; a recording (the citizen's voice) of a
+        confidential order or a 举报 only for the centre. Every recording fetched, and every file of such an
+        order, is audited (`download`), like a view of the order."""
+        order = (await self.load(order_id, actor)).row
         async with self.engine.connect() as connection:
             row = (await connection.execute(select(Attachment).where(
                 Attachment.id == attachment_id, Attachment.order_id == order_id))).first()
         if row is None:
             raise OrderNotFound(f"no attachment {attachment_id} on order {order_id}")
+        secret = order.confidential or order.type == "report"
+        if row.kind == "recording" and citizen_hidden(actor, order.confidential, order.type):
+            raise Forbidden(f"order {order.number} is confidential: its recording carries the citizen's voice and "
+                            "is for the centre only")
+        if row.kind == "recording" or secret:
+            await self.record(order_id, actor, "download", now, note=row.name)
         return row
 
     # Effects of each action, beyond the state the rules compute
@@ -486,6 +517,11 @@ def assisting_actions(row: Any) -> list[str]:
     if row.done:
         return []
     return ["sign"] if row.signed_at is None else ["reply"]
+
+
+def new_public_id() -> str:
+    """An order's id on the public Open311 view: random (128 bits), so that no one can walk the orders."""
+    return secrets.token_urlsafe(16)
 
 
 def _write_file(path: Path, data: bytes) -> None:

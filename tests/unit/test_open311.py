@@ -73,16 +73,21 @@ class Api:
             events = (await connection.execute(select(func.count()).select_from(OrderEvent))).scalar_one()
         return int(orders), int(events)
 
-    async def row(self, number: str) -> Any:
+    async def row(self, public_id: str) -> Any:
         async with self.engine.connect() as connection:
-            return (await connection.execute(select(WorkOrder).where(WorkOrder.number == number))).one()
+            return (await connection.execute(select(WorkOrder).where(WorkOrder.public_id == public_id))).one()
 
-    async def order(self, now: datetime | None = None, **changes: Any) -> WorkOrder:
-        """An order taken on the phone by an agent."""
+    async def order(self, now: datetime | None = None, publish: bool = True, **changes: Any) -> Any:
+        """An order taken on the phone by an agent, published by the centre (unless `publish` is false or the
+        order may not be); its row, with its public id."""
         fields: dict[str, Any] = {"channel": "phone", "content": "幸福路路灯不亮", "type": "complaint",
                                   "caller_number": PHONE, "citizen_name": NAME, "topic": "0301",
                                   "address": "幸福路12号", **changes}
-        return await self.service.create(Intake(**fields), AGENT, now or datetime.now(UTC))
+        order = await self.service.create(Intake(**fields), AGENT, now or datetime.now(UTC))
+        if publish and not order.confidential and order.type != "report":
+            await self.service.publish(order.id, AGENT, now or datetime.now(UTC), True)
+        async with self.engine.connect() as connection:
+            return (await connection.execute(select(WorkOrder).where(WorkOrder.id == order.id))).one()
 
 
 @pytest.fixture
@@ -182,12 +187,13 @@ async def test_a_form_post_files_a_draft_that_reads_back_without_the_citizen(api
     assert isinstance(answer, list) and len(answer) == 1
     assert set(answer[0]) == {"service_request_id", "service_notice", "account_id"}
     number = answer[0]["service_request_id"]
-    assert isinstance(number, str) and re.fullmatch(r"\d{14}", number)
+    assert isinstance(number, str) and re.fullmatch(r"[\w-]{22}", number), "a random id, not the order number"
     assert number in answer[0]["service_notice"] and answer[0]["account_id"] is None
     assert await api.written() == (before[0] + 1, before[1] + 1)
 
     row = await api.row(number)
     assert (row.status, row.source, row.client, row.type, row.topic) == ("draft", "api", "wechat", "complaint", "0301")
+    assert row.published and row.number != number
     assert (row.caller_number, row.citizen_name, row.address) == (PHONE, NAME, "幸福路12号")
     async with api.engine.connect() as connection:
         event = (await connection.execute(select(OrderEvent).where(OrderEvent.order_id == row.id))).one()
@@ -211,7 +217,8 @@ async def test_a_form_post_files_a_draft_that_reads_back_without_the_citizen(api
         assert isinstance(shown["service_notice"], str) and shown["service_notice"]
         assert local_time(shown["requested_datetime"]) == local_time(shown["updated_datetime"])
         assert abs(local_time(shown["requested_datetime"]) - datetime.now(UTC)) < timedelta(minutes=1)
-    assert [r["service_request_id"] for r in await api.get("requests.json")] == [number]
+    assert await api.get("requests.json") == [], "a draft is followed by its id, never listed"
+    spec_error(await api.get(f"requests/{row.number}.json", 404), 404, "no request")
 
 
 async def test_a_json_post_is_read_like_a_form(api: Api) -> None:
@@ -229,8 +236,9 @@ async def test_a_json_post_is_read_like_a_form(api: Api) -> None:
 
 
 async def test_a_request_with_only_coordinates_or_a_latin_name_is_filed(api: Api) -> None:
-    await api.file(address_string=None, lat="31.2", long="121.5", first_name="Anna", last_name="Li")
-    row = (await api.get("requests.json"))[0]
+    number = (await api.file(address_string=None, lat="31.2", long="121.5", first_name="Anna",
+                             last_name="Li"))[0]["service_request_id"]
+    (row,) = await api.get(f"requests/{number}.json")
     assert (row["lat"], row["long"], row["address"]) == (31.2, 121.5, None)
     async with api.engine.connect() as connection:
         name = (await connection.execute(select(WorkOrder.citizen_name))).scalar_one()
@@ -330,12 +338,12 @@ async def test_confidential_orders_and_reports_are_never_shown(api: Api) -> None
     assert (await api.row(filed_report)).type == "report"
 
     listed = await api.get("requests.json")
-    assert [r["service_request_id"] for r in listed] == [plain.number]
+    assert [r["service_request_id"] for r in listed] == [plain.public_id]
     for hidden in (secret.number, report.number, filed_report):
         spec_error(await api.get(f"requests/{hidden}.json", 404), 404, "no request")
-    asked = ",".join(str(n) for n in (plain.number, secret.number, report.number, filed_report))
+    asked = ",".join(str(n) for n in (plain.public_id, secret.number, report.number, filed_report))
     assert [r["service_request_id"] for r in await api.get("requests.json", service_request_id=asked)] == [
-        plain.number]
+        plain.public_id]
     response = await api.client.get("/open311/v2/requests.json")
     text = await response.text()
     assert PHONE not in text and NAME not in text and "黑作坊" not in text
@@ -344,17 +352,17 @@ async def test_confidential_orders_and_reports_are_never_shown(api: Api) -> None
 async def test_the_status_follows_the_lifecycle(api: Api) -> None:
     handled = await api.order()
     await api.service.act(handled.id, "dispatch", AGENT, datetime.now(UTC))
-    (shown,) = await api.get(f"requests/{handled.number}.json")
+    (shown,) = await api.get(f"requests/{handled.public_id}.json")
     assert (shown["status"], shown["status_notes"], shown["agency_responsible"]) == ("open", None, "城管局")
     expected = local_time(shown["expected_datetime"])
     assert expected > local_time(shown["requested_datetime"])
     for action, actor, params in [("sign", api.staff, {}), ("reply", api.staff, {"reply": "路灯已修复"})]:
         await api.service.act(handled.id, action, actor, datetime.now(UTC), params)
-    (shown,) = await api.get(f"requests/{handled.number}.json")
+    (shown,) = await api.get(f"requests/{handled.public_id}.json")
     assert (shown["status"], shown["status_notes"]) == ("open", None), "the reply is the centre's to check"
     for action, params in [("close", {}), ("visit", {"satisfied": True}), ("evaluate", {})]:
         await api.service.act(handled.id, action, AGENT, datetime.now(UTC), params)
-        (shown,) = await api.get(f"requests/{handled.number}.json")
+        (shown,) = await api.get(f"requests/{handled.public_id}.json")
         assert (shown["status"], shown["status_notes"]) == ("closed", "路灯已修复"), action
     assert local_time(shown["updated_datetime"]) >= local_time(shown["requested_datetime"])
 
@@ -365,8 +373,13 @@ async def test_the_status_follows_the_lifecycle(api: Api) -> None:
 
     target, follower = await api.order(), await api.order(caller_number="13900000000")
     await api.service.act(follower.id, "merge", AGENT, datetime.now(UTC), {"into": target.number})
-    (shown,) = await api.get(f"requests/{follower.number}.json")
-    assert (shown["status"], shown["status_notes"]) == ("closed", f"merged into {target.number}")
+    (shown,) = await api.get(f"requests/{follower.public_id}.json")
+    assert (shown["status"], shown["status_notes"]) == ("closed", f"merged into {target.public_id}")
+    unpublished = await api.order(publish=False)
+    another = await api.order(caller_number="13900000001")
+    await api.service.act(another.id, "merge", AGENT, datetime.now(UTC), {"into": unpublished.number})
+    (shown,) = await api.get(f"requests/{another.public_id}.json")
+    assert shown["status_notes"] == "merged into another request", "an unpublished order's number is not shown"
 
 
 async def test_requests_are_filtered_paged_and_kept_to_the_last_90_days_by_default(api: Api) -> None:
@@ -379,22 +392,24 @@ async def test_requests_are_filtered_paged_and_kept_to_the_last_90_days_by_defau
     def numbers(rows: list[dict[str, Any]]) -> list[str | None]:
         return [row["service_request_id"] for row in rows]
 
-    newest_first = [burst.number, lamps[2].number, lamps[1].number, lamps[0].number]
+    newest_first = [burst.public_id, lamps[2].public_id, lamps[1].public_id, lamps[0].public_id]
     assert numbers(await api.get("requests.json")) == newest_first, "the order 100 days old is outside"
-    assert numbers(await api.get("requests.json", service_code="0901")) == [burst.number]
-    assert numbers(await api.get("requests.json", service_code="0301,0901", status="closed")) == [lamps[0].number]
+    assert numbers(await api.get("requests.json", service_code="0901")) == [burst.public_id]
+    assert numbers(await api.get("requests.json", service_code="0301,0901", status="closed")) == [
+        lamps[0].public_id]
     assert numbers(await api.get("requests.json", status="open")) == newest_first[:3]
     assert numbers(await api.get("requests.json", page_size="2")) == newest_first[:2]
     assert numbers(await api.get("requests.json", page_size="2", page="2")) == newest_first[2:]
     assert numbers(await api.get("requests.json", page_size="2", page="3")) == []
     local = (now - timedelta(days=101)).astimezone(timezone(timedelta(hours=8)))
-    assert numbers(await api.get("requests.json", start_date=local.isoformat())) == [old.number]
-    assert numbers(await api.get("requests.json", end_date=(now - timedelta(days=99)).isoformat())) == [old.number]
+    assert numbers(await api.get("requests.json", start_date=local.isoformat())) == [old.public_id]
+    assert numbers(await api.get("requests.json", end_date=(now - timedelta(days=99)).isoformat())) == [
+        old.public_id]
     window = {"start_date": (now - timedelta(hours=2, minutes=30)).isoformat().replace("+00:00", "Z"),
               "end_date": (now - timedelta(minutes=45)).isoformat()}
-    assert numbers(await api.get("requests.json", **window)) == [lamps[2].number, lamps[1].number]
-    assert numbers(await api.get("requests.json", service_request_id=f"{old.number}, {burst.number}",
-                                 status="closed")) == [burst.number, old.number], "ids outrank other filters"
+    assert numbers(await api.get("requests.json", **window)) == [lamps[2].public_id, lamps[1].public_id]
+    assert numbers(await api.get("requests.json", service_request_id=f"{old.public_id}, {burst.public_id}",
+                                 status="closed")) == [burst.public_id, old.public_id], "ids outrank other filters"
 
 
 async def test_bad_filters_are_refused_naming_the_parameter(api: Api) -> None:
