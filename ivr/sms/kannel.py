@@ -5,8 +5,10 @@ incoming messages passed to our web endpoint), started and stopped with the hotl
 Messages waiting in bearerbox are kept in its file store, so a restart sends them once it is back; a box that
 dies is started again (`KannelProcess.supervise`). Incoming messages are recoded to UTF-8 (`mo-recode`; Kannel
 joins the parts of a long one) and reach `/api/sms/incoming` with the token only Kannel knows; one our server
-did not take is tried again by smsbox, and nothing we answer is texted back. Everything listens on loopback.
-docs/sms.md has the whole channel.
+did not take is tried again by smsbox, and nothing we answer is texted back. Every port listens on loopback
+only, and each box takes connections from loopback only (an allow list means nothing to Kannel without a deny
+list). The configuration, logs and message store are the service user's alone: they hold passwords, citizens'
+numbers and, in smsbox's log, their texts. docs/sms.md has the whole channel.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
@@ -25,6 +28,11 @@ from ivr.settings import Settings
 
 logger = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
+DENY_ALL = "*.*.*.*"  # Kannel's deny list for "every other address"; its allow list wins over it
+# bearerbox's access log without the message text (Kannel's default has it as %b): which message went where,
+# how long, for troubleshooting (Kannel writes the time first); the text is in the database.
+ACCESS_LOG_FORMAT = "%l [SMSC:%i] [SVC:%n] [from:%p] [to:%P] [flags:%m:%c:%M:%C:%d] [msg:%L] [udh:%U] [id:%I]"
+PRIVATE_FILES = 0o077  # the boxes' umask: what they write (logs, the store) is readable by the service user only
 INCOMING_PATH = "/api/sms/incoming"
 # What smsbox passes for each incoming SMS (Kannel's escape codes): sender, receiver, the text in UTF-8, the
 # coding, the time, the SMSC and Kannel's id of the message.
@@ -71,8 +79,10 @@ def render(settings: Settings, secrets: Secrets, layout: KannelLayout) -> str:
     groups = [
         _group("core", {
             "admin-port": sms.admin_port, "admin-interface": LOOPBACK, "admin-password": secrets.kannel_admin_password,
-            "smsbox-port": sms.box_port, "box-allow-ip": LOOPBACK, "log-file": layout.log("bearerbox"),
-            "log-level": 1, "access-log": layout.log("access"), "store-type": "file",
+            "admin-allow-ip": LOOPBACK, "admin-deny-ip": DENY_ALL,
+            "smsbox-port": sms.box_port, "smsbox-interface": LOOPBACK, "box-allow-ip": LOOPBACK,
+            "box-deny-ip": DENY_ALL, "log-file": layout.log("bearerbox"), "log-level": 1,
+            "access-log": layout.log("access"), "access-log-format": ACCESS_LOG_FORMAT, "store-type": "file",
             "store-location": layout.folder / "store", "dlr-storage": "internal"}),
         _smsc(settings, secrets),
         _group("smsbox", {
@@ -84,7 +94,7 @@ def render(settings: Settings, secrets: Secrets, layout: KannelLayout) -> str:
             "http-request-retry": sms.incoming_retries, "http-queue-delay": sms.incoming_retry_seconds}),
         _group("sendsms-user", {
             "username": SENDSMS_USER, "password": secrets.sms_password, "max-messages": MAX_PARTS,
-            "concatenation": "true"}),
+            "concatenation": "true", "user-allow-ip": LOOPBACK, "user-deny-ip": DENY_ALL}),
         # Nothing our endpoint answers is ever texted back to the citizen (max-messages 0, and an empty answer
         # omitted): the acknowledgements are our own messages, sent through sendsms.
         _group("sms-service", {
@@ -96,7 +106,7 @@ def render(settings: Settings, secrets: Secrets, layout: KannelLayout) -> str:
 def _smsc(settings: Settings, secrets: Secrets) -> str:
     sms = settings.sms
     if sms.smsc == "fake":
-        return _group("smsc", {"smsc": "fake", "smsc-id": "fake", "port": sms.fake_port,
+        return _group("smsc", {"smsc": "fake", "smsc-id": "fake", "port": sms.fake_port, "our-host": LOOPBACK,
                                "connect-allow-ip": LOOPBACK})
     return _group("smsc", {"smsc": "smpp", "smsc-id": "carrier", "host": sms.smpp_host, "port": sms.smpp_port,
                            "system-type": "", "smsc-username": sms.smpp_system_id,
@@ -164,16 +174,19 @@ class KannelProcess:
         missing = [box for box, program in programs.items() if program is None]
         if missing:
             raise KannelError(f"{' and '.join(missing)} not installed: apt-get install kannel")
-        self.layout.folder.mkdir(parents=True, exist_ok=True)
+        _make_private(self.layout.folder)
         self.layout.config.write_text(render(self.settings, self.secrets, self.layout), encoding="utf-8")
         self.layout.config.chmod(0o600)
         return {box: str(program) for box, program in programs.items()}
 
     async def _box(self, program: str, box: str, port: int) -> None:
-        with self.layout.log(f"{box}-console").open("ab") as console:
+        console_log = os.open(self.layout.log(f"{box}-console"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
             process = await asyncio.create_subprocess_exec(
-                program, "-v", "1", str(self.layout.config), stdin=subprocess.DEVNULL, stdout=console,
-                stderr=console)
+                program, "-v", "1", str(self.layout.config), stdin=subprocess.DEVNULL, stdout=console_log,
+                stderr=console_log, umask=PRIVATE_FILES)
+        finally:
+            os.close(console_log)
         self.boxes[box] = process
         try:
             async with asyncio.timeout(self.start_timeout):
@@ -243,6 +256,15 @@ class KannelProcess:
                 wait = restart_seconds
             logger.error("kannel: %s; starting it again in %g s", self.problem, wait)
             await self._terminate(AFTER_CRASH_GRACE)
+
+
+def _make_private(folder: Path) -> None:
+    """The folder (made if missing) and what earlier runs left in it, the service user's alone."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for path in folder.iterdir():
+        if path.is_file():
+            path.chmod(0o600)
 
 
 async def _listening(port: int) -> bool:

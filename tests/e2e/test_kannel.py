@@ -2,12 +2,15 @@
 `fakesmsc` (from `kannel-extras`) as the citizen's phone. A long Chinese SMS sent through sendsms reaches the
 phone as UCS-2 parts that join back into the text; a citizen's Chinese SMS reaches our incoming endpoint in
 UTF-8 with the token; a message accepted while the phone network is away waits in the store and is delivered
-once."""
+once. Kannel listens on loopback only and closes a box or a client from another address; its logs and store
+are the service user's alone, and its access log has no message text."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +24,7 @@ from aiohttp import web
 
 from ivr.secrets import Secrets
 from ivr.settings import Settings
-from ivr.sms.kannel import INCOMING_PATH, KannelLayout, KannelProcess
+from ivr.sms.kannel import INCOMING_PATH, LOOPBACK, KannelLayout, KannelProcess
 from routing.sms_text import split
 from tests.helpers import wait
 
@@ -30,6 +33,7 @@ SECRETS = Secrets("", {}, "", kannel_admin_password="admin-pw", sms_password="se
 NOTICE = ("您好，您反映的人民路路灯不亮问题已由城管局办结。请回复两位数字：第一位1已解决、2未解决；"
           "第二位1至5，1非常满意，5非常不满意。如需帮助请拨打12345，谢谢！")
 _GOT = re.compile(r"Got message \d+: <([^>]*)>")
+OTHER_ADDRESS = "127.0.0.5"  # another address of this machine: a box or a client from elsewhere
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,11 @@ def sms_settings(base_settings: Settings, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def kannel(kannel_installed: None, sms_settings: Settings, tmp_path: Path) -> AsyncIterator[KannelProcess]:
     process = KannelProcess(sms_settings, SECRETS, KannelLayout(tmp_path / "kannel"))
-    await process.start()
+    usual = os.umask(0o022)  # files anybody may read, unless Kannel's own start makes them private
+    try:
+        await process.start()
+    finally:
+        os.umask(usual)
     yield process
     await process.stop()
 
@@ -175,3 +183,49 @@ async def test_an_sms_accepted_while_the_network_is_away_waits_and_is_delivered_
                 await handset.received(1)
     finally:
         await handset.close()
+
+    folder = kannel.layout.folder
+    access = (folder / "access.log").read_text()
+    assert "Sent SMS" in access and "[to:13800138001]" in access
+    assert "回访短信" not in access and "56de8bbf" not in access.lower(), "no message text, nor its UCS-2 in hex"
+    assert {path.name for path in folder.iterdir()} >= {"kannel.conf", "store.bak", "access.log", "smsbox.log"}
+    for path in [folder, *folder.iterdir()]:
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+
+
+async def test_kannel_listens_on_loopback_only_and_closes_boxes_and_clients_from_other_addresses(
+        kannel: KannelProcess, sms_settings: Settings) -> None:
+    sms = sms_settings.sms
+    listening_elsewhere = [port for port in (sms.admin_port, sms.box_port, sms.sendsms_port, sms.fake_port)
+                           if await _connects(OTHER_ADDRESS, port)]
+    assert listening_elsewhere == [], "a port listening on every address takes a connection to 127.0.0.5"
+    reader, writer = await asyncio.open_connection(LOOPBACK, sms.box_port, local_addr=(OTHER_ADDRESS, 0))
+    try:
+        assert await wait(_closed(reader), 10, "bearerbox kept a box connection from 127.0.0.5 open")
+    finally:
+        writer.close()
+    assert "Box connection tried from denied host <127.0.0.5>" in kannel.layout.log("bearerbox").read_text()
+    query = {"username": "hotline", "password": SECRETS.sms_password, "to": "13800138000", "text": "spam"}
+    elsewhere = aiohttp.TCPConnector(local_addr=(OTHER_ADDRESS, 0))
+    async with aiohttp.ClientSession(connector=elsewhere) as session:
+        async with session.get(f"http://{LOOPBACK}:{sms.sendsms_port}/cgi-bin/sendsms", params=query) as response:
+            assert response.status == 403, "sendsms refuses a client from another address"
+        with pytest.raises(aiohttp.ServerDisconnectedError):  # the admin port closes without an answer
+            await session.get(f"http://{LOOPBACK}:{sms.admin_port}/status", params={"password": "admin-pw"})
+    assert kannel.running, "smsbox, on loopback, is still connected"
+
+
+async def _connects(host: str, port: int) -> bool:
+    try:
+        _reader, writer = await asyncio.open_connection(host, port)
+    except ConnectionRefusedError:
+        return False
+    writer.close()
+    return True
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    """Whether the other end closed the connection (it sends nothing first)."""
+    with contextlib.suppress(ConnectionResetError):
+        return await reader.read() == b""
+    return True
