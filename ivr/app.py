@@ -222,11 +222,16 @@ async def _agents(app: web.Application) -> AsyncIterator[None]:
         await service.reconcile()
 
     app[keys.AMI].refresh_listeners.append(reconcile)
+    service.outbox.load()
+    outbox = asyncio.create_task(service.outbox.keep_writing(), name="seat-outbox")
     hub = DeskHub(app[keys.TRACKER], app[keys.CALL_STORE], app[keys.WORK_ORDERS], app[keys.SETTINGS].direct_queue)
     app[keys.DESK_HUB] = hub
     app[keys.AMI].subscribe(hub.handle, hub.EVENTS)
     yield
     await hub.close()
+    outbox.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await outbox
 
 
 async def _callbacks(app: web.Application) -> AsyncIterator[None]:

@@ -56,9 +56,10 @@ class Fix:
     penalty: int = 0
 
 
-def presence_from_events(events: Iterable[SeatEvent]) -> dict[str, Presence]:
-    """Replay events in order: who is logged in where, paused or not."""
-    present: dict[str, Presence] = {}
+def presence_from_events(events: Iterable[SeatEvent],
+                         start: Mapping[str, Presence] | None = None) -> dict[str, Presence]:
+    """Replay events in order, from `start` (nobody logged in): who is logged in where, paused or not."""
+    present: dict[str, Presence] = dict(start or {})
     for event in events:
         current = present.get(event.agent_id)
         if event.kind == "login":

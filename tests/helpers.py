@@ -75,6 +75,51 @@ async def drop_database(name: str) -> None:
         await admin.close()
 
 
+class PostgresOutage:
+    """The machine's PostgreSQL behind a port of its own that a test can take away: `away()` is the database
+    stopping (every connection cut, new ones refused), `back()` it running again on the same address.
+    `url(database_url)` is the URL that goes through it."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    def url(self, database_url: str) -> str:
+        return database_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{self.port}/")
+
+    async def back(self) -> None:
+        self._server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def away(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._links:
+            writer.transport.abort()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+        self._links.clear()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", 5432)
+        self._links |= {writer, upstream_writer}
+        pipes = {asyncio.ensure_future(_pipe(reader, upstream_writer)),
+                 asyncio.ensure_future(_pipe(upstream_reader, writer))}
+        self._pipes |= pipes
+        await asyncio.gather(*pipes, return_exceptions=True)
+        self._pipes -= pipes
+        self._links -= {writer, upstream_writer}
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
 @dataclass
 class Hotline:
     app: web.Application

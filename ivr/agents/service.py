@@ -2,18 +2,23 @@
 
 Our record (agent_events) is the truth. After every AMI (re)connect the queue is re-read and brought
 back in line with it, so agents stay logged in across an Asterisk restart and a server restart.
+
+While the database is away, log-outs, pauses and resumes still reach Asterisk: the service goes by its last
+reading of the record and the changes made since, which wait in the outbox (ivr/agents/outbox.py) and are
+written, in order, once the database is back. A log-in needs the database (the agent's skills).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TypeVar
 
 from ivr.agents.errors import (
     BadPauseReason,
+    DatabaseUnavailable,
     NoLine,
     NotLoggedIn,
     SeatTaken,
@@ -21,36 +26,45 @@ from ivr.agents.errors import (
     UnknownAgent,
     UnknownSeat,
 )
+from ivr.agents.outbox import SeatOutbox
 from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiActionFailed, AmiError
+from ivr.db.engine import DATABASE_ERRORS
 from ivr.db.models import Agent
 from ivr.lines import lines_of, seat_index
 from ivr.settings import Settings
 from routing.lines import memberships, parse_skills
-from routing.seats import PAUSE_REASONS, Fix, Member, Presence, SeatEvent, joins, reconcile
+from routing.seats import PAUSE_REASONS, Fix, Member, Presence, SeatEvent, joins, presence_from_events, reconcile
 
 logger = logging.getLogger(__name__)
 SEAT_INTERFACE = "PJSIP/{seat}"
 # app_queue's answers when the member is already in the state asked for.
 ALREADY_DONE = ("Already there", "Not there")
+# How long a seat change waits on the database before it goes on without it (a silent database answers nothing).
+DATABASE_WAIT_SECONDS = 2.0
+T = TypeVar("T")
 
 
 class AgentService:
-    def __init__(self, settings: Settings, ami: AmiClient, store: AgentStore) -> None:
+    def __init__(self, settings: Settings, ami: AmiClient, store: AgentStore, outbox: SeatOutbox | None = None) -> None:
         self.settings = settings
         self.lines = lines_of(settings)
         self.our_queues = {*settings.line_queues, settings.direct_queue}
         self.seats = set(settings.seat_numbers)
         self.ami = ami
         self.store = store
+        self.outbox = outbox or SeatOutbox(store, settings.data_dir / "spool" / "agent_events.jsonl")
         self._changing = asyncio.Lock()  # one seat change at a time: two agents never get one seat
+        # Our record as last read, with the changes made since: what the service goes by while the database is away.
+        self._known: dict[str, Presence] = {}
+        self._known_agents: dict[str, Agent] = {}
 
     async def login(self, agent_id: str, seat: str) -> Presence:
         if seat not in self.seats:
             raise UnknownSeat(f"no seat {seat}", seat=seat)
         async with self._changing:
-            present = await self.store.presence()
+            present = await self.presence()
             holder = next((p for p in present.values() if p.seat == seat), None)
             if holder is not None and holder.agent_id != agent_id:
                 raise SeatTaken(f"seat {seat} is taken by agent {holder.agent_id}", seat=seat)
@@ -63,7 +77,7 @@ class AgentService:
                 for fix in joins(Presence(agent_id, seat, False, None, datetime.now(UTC)), queues):
                     await self._apply(fix)
                 await self._record(agent_id, seat, "login")
-            return (await self.store.presence())[agent_id]
+            return self._known[agent_id]
 
     def queues_of(self, agent: Agent, seat: str) -> dict[str, int]:
         """The line queues the agent's skills give, and the direct queue, where the seat's index is its
@@ -93,15 +107,23 @@ class AgentService:
             await self._apply(Fix("resume", mine.seat, agent_id))
             await self._record(agent_id, mine.seat, "resume")
 
+    async def presence(self) -> dict[str, Presence]:
+        """Who is logged in where: our record, or while the database is away its last reading with the changes
+        made since."""
+        async def read() -> dict[str, Presence]:
+            await self.outbox.write()  # first what waits, so that the record read is the whole of it
+            return await self.store.presence()
+
+        self._known = await self._from_database(read, self._known, "seats as last known")
+        return dict(self._known)
+
     async def reconcile(self) -> list[Fix]:
         """Bring Asterisk's queue in line with our record (after a re-read of the queue state)."""
         async with self._changing:
-            try:
-                wanted = await self.store.presence()
-                agents = {agent.id: agent for agent in await self.store.all()}
-            except SQLAlchemyError as exc:
-                logger.warning("seat state not reconciled, database unavailable: %s", exc)
-                return []
+            wanted = await self.presence()
+            self._known_agents = await self._from_database(
+                self._agents_by_id, self._known_agents, "agents' skills as last known")
+            agents = self._known_agents
             queues_of = {}
             for presence in wanted.values():
                 try:
@@ -118,6 +140,17 @@ class AgentService:
                     logger.warning("seat %s not fixed: %s", fix.seat, exc)
             return fixes
 
+    async def _agents_by_id(self) -> dict[str, Agent]:
+        return {agent.id: agent for agent in await self.store.all()}
+
+    async def _from_database(self, read: Callable[[], Awaitable[T]], known: T, instead: str) -> T:
+        try:
+            async with asyncio.timeout(DATABASE_WAIT_SECONDS):
+                return await read()
+        except DATABASE_ERRORS as exc:
+            logger.warning("database unavailable, %s: %s", instead, exc or type(exc).__name__)
+            return known
+
     def _members(self) -> list[Member]:
         return [
             Member(name, interface.removeprefix("PJSIP/"), member.name, member.paused, member.penalty)
@@ -130,19 +163,33 @@ class AgentService:
             await self._apply(Fix("remove", presence.seat, presence.agent_id, queue=queue))
 
     async def _agent(self, agent_id: str) -> Agent:
-        agent = await self.store.get(agent_id)
+        try:
+            async with asyncio.timeout(DATABASE_WAIT_SECONDS):
+                agent = await self.store.get(agent_id)
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailable(f"agent {agent_id} cannot log in while the database is away: {exc}",
+                                      agent_id=agent_id) from exc
         if agent is None or not agent.active:
             raise UnknownAgent(f"no active agent {agent_id}", agent_id=agent_id)
         return agent
 
     async def _present(self, agent_id: str) -> Presence:
-        mine = (await self.store.presence()).get(agent_id)
+        mine = (await self.presence()).get(agent_id)
         if mine is None:
             raise NotLoggedIn(f"agent {agent_id} is not logged in to a seat", agent_id=agent_id)
         return mine
 
     async def _record(self, agent_id: str, seat: str, kind: str, reason: str | None = None) -> None:
-        await self.store.record(SeatEvent(agent_id, seat, kind, reason, datetime.now(UTC)))
+        """Into our record now, or once the database is back (Asterisk has been told already)."""
+        event = SeatEvent(agent_id, seat, kind, reason, datetime.now(UTC))
+        self._known = presence_from_events([event], self._known)
+        self.outbox.add(event)
+        try:
+            async with asyncio.timeout(DATABASE_WAIT_SECONDS):
+                await self.outbox.write()
+        except DATABASE_ERRORS as exc:
+            logger.warning("seat %s: %s of agent %s kept until the database is back (%s)", seat, kind, agent_id,
+                           exc or type(exc).__name__)
 
     async def _apply(self, fix: Fix) -> None:
         interface = SEAT_INTERFACE.format(seat=fix.seat)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -11,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.agents.errors import AgentExists, BadAgentId, BadAgentSkills, UnknownAgent
-from ivr.agents.pins import hash_pin, new_pin, verify_pin
+from ivr.agents.pins import hash_pin, new_pin, verify_pin_off_loop
 from ivr.db.models import Agent, AgentEvent, as_utc
 from routing.lines import BadSkills, parse_skills
 from routing.seats import Presence, SeatEvent, presence_from_events
@@ -67,15 +66,21 @@ class AgentStore:
         return [Agent(**row._asdict()) for row in rows]
 
     async def check_pin(self, agent_id: str, pin: str) -> Agent | None:
+        """The agent if the PIN is theirs. An unknown or inactive agent costs the same verification time."""
         agent = await self.get(agent_id)
-        if agent is None or not agent.active or not await asyncio.to_thread(verify_pin, pin, agent.pin_hash):
+        usable = agent if agent is not None and agent.active else None
+        if not await verify_pin_off_loop(pin, usable.pin_hash if usable else None):
             return None
-        return agent
+        return usable
 
     async def record(self, event: SeatEvent) -> None:
+        """Idempotent: an event written before (same agent, seat, kind and moment) is not written again."""
+        same = (AgentEvent.agent_id == event.agent_id, AgentEvent.seat == event.seat, AgentEvent.kind == event.kind,
+                AgentEvent.at == event.at)
         async with self.engine.begin() as connection:
-            await connection.execute(insert(AgentEvent).values(
-                agent_id=event.agent_id, seat=event.seat, kind=event.kind, reason=event.reason, at=event.at))
+            if (await connection.execute(select(AgentEvent.id).where(*same))).first() is None:
+                await connection.execute(insert(AgentEvent).values(
+                    agent_id=event.agent_id, seat=event.seat, kind=event.kind, reason=event.reason, at=event.at))
 
     async def presence(self) -> dict[str, Presence]:
         """Who is logged in where, replayed from each agent's latest log-in on."""
