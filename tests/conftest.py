@@ -30,6 +30,9 @@ TEST_PORTS = {
     "HOTLINE_FASTAGI_PORT": "14573",
     "HOTLINE_WEB_PORT": "18080",
     "HOTLINE_SIP_BIND": "127.0.0.1",
+    # Seats register from 127.0.0.1 (tests/helpers.py AGENT_IP); 127.0.0.4 is an insider trying passwords,
+    # 127.0.0.5 a stranger outside the agent networks (tests/e2e/test_sip_edge.py).
+    "HOTLINE_SIP_AGENT_NETWORKS": "127.0.0.1,127.0.0.4",
     "HOTLINE_QUEUE_WRAPUP_SECONDS": "1",
     "HOTLINE_ASTERISK_MODE": "sandbox",
     "HOTLINE_ASTERISK_INSTANCE": "pytest",

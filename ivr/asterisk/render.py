@@ -12,6 +12,7 @@ import six
 
 import routing
 from ivr import dialplan_variables
+from ivr.ami import privileges
 from ivr.ami.events import event_filters
 from ivr.asterisk.layout import DEBIAN_DATA_DIR, DEBIAN_MODULE_DIR, AsteriskLayout
 from ivr.dialplan_variables import CITIZENS_CONTEXT
@@ -70,6 +71,11 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "rtp_start": sip.rtp_start,
         "rtp_end": sip.rtp_end,
         "carrier_matches": "\n".join(f"match = {address}" for address in sip.carrier_addresses),
+        "carrier_acl": _acl("", sip.carrier_addresses),
+        "agent_acl": _acl("", sip.agent_networks) + "\n" + _acl("contact_", sip.agent_networks),
+        "rtp_timeout": sip.rtp_timeout,
+        "rtp_hold_timeout": sip.rtp_hold_timeout,
+        "session_expires": sip.session_expires,
         "carrier_contact": f"contact = {sip.carrier_contact}" if sip.carrier_contact else "",
         "seat_sections": _seat_sections(secrets),
         "seat_pattern": _seat_pattern(settings.seat_numbers),
@@ -86,6 +92,8 @@ def template_values(settings: Settings, secrets: Secrets, layout: AsteriskLayout
         "ami_port": settings.ami.port,
         "ami_username": settings.ami.username,
         "ami_password": secrets.ami_password,
+        "ami_read": privileges.read_classes(),
+        "ami_write": privileges.write_classes(),
         "event_filters": "\n".join(f.line() for f in event_filters(settings.direct_queue, CITIZENS_CONTEXT)),
         "intake_event": dialplan_variables.INTAKE_EVENT,
         "queue_end_event": dialplan_variables.QUEUE_END_EVENT,
@@ -112,19 +120,25 @@ def render_all(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> 
         layout.host(name).mkdir(parents=True, exist_ok=True)
     install_agi_scripts(layout.host("agi"))
     values = template_values(settings, secrets, layout)
-    written = []
-    for template in sorted(TEMPLATE_DIR.glob("*.conf.in")):
-        target = layout.host("etc") / template.name.removesuffix(".in")
-        text = render_text(template.read_text(encoding="utf-8"), values, template.name)
-        target.write_text(text, encoding="utf-8")
-        # manager.conf and pjsip.conf hold secrets.
-        target.chmod(0o600)
-        written.append(target)
+    written = [_render_template(template, values, layout.host("etc"))
+               for template in sorted(TEMPLATE_DIR.glob("*.conf.in"))]
     for name, text in QUIET_CONFIGS.items():
         target = layout.host("etc") / name
         target.write_text("; Rendered by hotline.\n" + text, encoding="utf-8")
         written.append(target)
     return written
+
+
+def render_config(name: str, settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> Path:
+    """Write one rendered file, e.g. pjsip.conf before Asterisk reloads it."""
+    return _render_template(TEMPLATE_DIR / f"{name}.in", template_values(settings, secrets, layout), layout.host("etc"))
+
+
+def _render_template(template: Path, values: Mapping[str, object], etc_dir: Path) -> Path:
+    target = etc_dir / template.name.removesuffix(".in")
+    target.write_text(render_text(template.read_text(encoding="utf-8"), values, template.name), encoding="utf-8")
+    target.chmod(0o600)  # manager.conf and pjsip.conf hold secrets
+    return target
 
 
 def install_agi_scripts(target: Path) -> None:
@@ -158,6 +172,12 @@ def _seat_sections(secrets: Secrets) -> str:
             f"[{number}]\ntype = auth\nauth_type = digest\nusername = {number}\npassword = {password}\n"
         )
     return "\n".join(blocks)
+
+
+def _acl(prefix: str, networks: tuple[str, ...]) -> str:
+    """Everybody denied, then `networks` permitted (PJSIP endpoint ACL; `contact_` for Contact addresses). An
+    endpoint refused by its ACL is answered as Asterisk's artificial endpoint: like a user that does not exist."""
+    return f"{prefix}deny = 0.0.0.0/0.0.0.0,::/0\n{prefix}permit = {','.join(networks)}"
 
 
 def _seat_pattern(numbers: list[str]) -> str:

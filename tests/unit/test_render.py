@@ -9,8 +9,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 from asterisk.config import Config
 
+from ivr.ami import privileges
 from ivr.asterisk.layout import AsteriskLayout
-from ivr.asterisk.render import TEMPLATE_DIR, TemplateError, render_all, render_text
+from ivr.asterisk.render import REPOSITORY, TEMPLATE_DIR, TemplateError, render_all, render_text
 from ivr.secrets import ensure_secrets
 from ivr.settings import Settings, SipSettings
 
@@ -101,6 +102,54 @@ def test_carrier_identified_by_address_and_forty_seats_with_passwords(rendered: 
         assert values["password"] == passwords[number]
     seats = [c.name for c in pjsip.categories if c.name.isdigit()]
     assert len(set(seats)) == 40 and min(seats) == "8001" and max(seats) == "8040"
+
+
+def test_only_its_address_names_the_carrier_and_seats_authenticate_from_the_agent_networks(
+    rendered: tuple,  # type: ignore[type-arg]
+) -> None:
+    _settings, layout, configs = rendered
+    pjsip = configs["pjsip.conf"]
+    assert dict(items(pjsip, "global"))["endpoint_identifier_order"] == "ip,auth_username", \
+        "never the From user: it names anybody"
+    carrier = dict(items(pjsip, "carrier"))
+    assert carrier["identify_by"] == "ip"
+    assert (carrier["deny"], carrier["permit"]) == ("0.0.0.0/0.0.0.0,::/0", "203.0.113.5,198.51.100.0/24")
+    seat = dict(items(pjsip, "seat-endpoint"))
+    assert seat["identify_by"] == "auth_username"
+    private = "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+    assert (seat["deny"], seat["permit"]) == ("0.0.0.0/0.0.0.0,::/0", private)
+    assert (seat["contact_deny"], seat["contact_permit"]) == ("0.0.0.0/0.0.0.0,::/0", private)
+    assert "[8001](seat-endpoint)" in (layout.host("etc") / "pjsip.conf").read_text()
+
+
+def test_every_endpoint_binds_rtp_to_the_transport_and_hangs_up_vanished_peers(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, sip=SipSettings(bind="192.0.2.7", rtp_timeout=45, rtp_hold_timeout=900,
+                                                           session_expires=600))
+    layout = AsteriskLayout(tmp_path / "root", PurePosixPath("/srv/hotline/t"))
+    render_all(settings, ensure_secrets(settings), layout)
+    pjsip = AsteriskConfig(str(layout.host("etc") / "pjsip.conf"))
+    assert dict(items(pjsip, "transport-udp"))["bind"] == "192.0.2.7:5060"
+    shared = dict(items(pjsip, "hotline-endpoint"))
+    assert shared["transport"] == "transport-udp", "with an explicit transport, RTP binds to its address"
+    assert (shared["rtp_timeout"], shared["rtp_timeout_hold"]) == ("45", "900")
+    assert (shared["timers"], shared["timers_sess_expires"]) == ("yes", "600")
+    text = (layout.host("etc") / "pjsip.conf").read_text()
+    assert "[carrier](hotline-endpoint)" in text and "[seat-endpoint](!,hotline-endpoint)" in text
+
+
+def test_the_ami_user_holds_only_the_classes_its_actions_and_events_need(rendered: tuple) -> None:  # type: ignore[type-arg]
+    _settings, _layout, configs = rendered
+    user = dict(items(configs["manager.conf"], "hotline"))
+    assert user["write"] == "agent,call,originate", "no system, command or config: no shell, no restart"
+    assert user["read"] == "system,call,agent,user"
+
+
+def test_every_ami_action_the_server_sends_has_its_class_in_the_table() -> None:
+    sent: set[str] = set()
+    for source in (REPOSITORY / "ivr").rglob("*.py"):
+        sent |= set(re.findall(r"""["']Action["']:\s*["'](\w+)["']""", source.read_text(encoding="utf-8")))
+    assert {"Originate", "QueuePause", "Redirect"} <= sent, sent
+    assert not sent - set(privileges.ACTION_CLASSES), "add the action and its class to ivr/ami/privileges.py"
 
 
 def test_queue_members_are_agents_who_log_in_not_static_seats(rendered: tuple) -> None:  # type: ignore[type-arg]
