@@ -14,9 +14,11 @@ from ivr.agents import phone
 from ivr.agents.service import AgentService
 from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
+from ivr.ami.originate import Originator
 from ivr.ami.queue_state import QueueState
 from ivr.asterisk.layout import AsteriskLayout
 from ivr.background import Background
+from ivr.callbacks import routes as callback_routes
 from ivr.callbacks.dialer import CallbackDialer
 from ivr.callbacks.store import CallbackStore
 from ivr.calls import classic_spool
@@ -43,6 +45,7 @@ from ivr.metrics import routes as metrics_routes
 from ivr.metrics.collector import Metrics
 from ivr.metrics.log_errors import counting_errors
 from ivr.open311 import routes as open311
+from ivr.private_data import make_private, private_umask
 from ivr.progress import handlers as progress
 from ivr.rating import handlers as rating
 from ivr.reports import routes as reports
@@ -70,8 +73,11 @@ from ivr.voicemail.worker import TranscriptionWorker
 from ivr.wallboard import routes as wallboard
 from ivr.wallboard.figures import DayReader
 from ivr.wallboard.live import WallboardHub
-from ivr.web import health, passwords, shared
+from ivr.web import headers, health, passwords, shared
 from ivr.web.auth import auth_middleware
+from ivr.web.input import input_middleware
+from ivr.web.logins import LOGINS, Logins
+from ivr.web.proxies import forwarded_client
 from ivr.workorders import routes as workorders
 from ivr.workorders.directory import Directory
 from ivr.workorders.queries import OrderQueries
@@ -96,11 +102,14 @@ def build_router() -> Router[CallContext]:
 
 def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> web.Application:
     passwords.configure(settings.web.password_memory_kib, settings.web.password_time_cost)
-    app = web.Application(middlewares=[auth_middleware(secrets.web_secret)])
+    app = web.Application(middlewares=[forwarded_client(settings.web.trusted_proxies),
+                                       auth_middleware(secrets.web_secret), input_middleware])
+    headers.setup(app)
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = secrets
     app[keys.LAYOUT] = layout
     app[keys.METRICS] = Metrics()
+    app.cleanup_ctx.append(_private_data)
     app.cleanup_ctx.append(_count_errors)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_call_recording)
@@ -127,6 +136,7 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     desk.setup_routes(app)
     reports.setup_routes(app)
     handoff.setup_routes(app)
+    callback_routes.setup_routes(app)
     workorders.setup_routes(app)
     knowledge.setup_routes(app)
     open311.setup_routes(app)
@@ -139,10 +149,18 @@ def build_app(settings: Settings, secrets: Secrets, layout: AsteriskLayout) -> w
     return app
 
 
+async def _private_data(app: web.Application) -> AsyncIterator[None]:
+    """Everything the server writes (and its children: Asterisk, Kannel) is the service's user's alone."""
+    with private_umask():
+        await asyncio.to_thread(make_private, app[keys.SETTINGS].data_dir)
+        yield
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[keys.SETTINGS].database)
     await ensure_current(engine)
     app[keys.ENGINE] = engine
+    app[LOGINS] = Logins.on(engine)
     app[keys.CALL_STORE] = CallStore(engine)
     app[keys.WORK_ORDERS] = WorkOrderStore(engine, app[keys.SETTINGS].timezone)
     directory = Directory(engine)
@@ -207,6 +225,7 @@ async def _ami(app: web.Application) -> AsyncIterator[None]:
     client = AmiClient(settings.ami, app[keys.SECRETS].ami_password, QueueState())
     client.subscribe(app[keys.TRACKER].handle, app[keys.TRACKER].events)
     app[keys.AMI] = client
+    app[keys.ORIGINATOR] = Originator(settings, client)
     await client.start()
     yield
     await client.stop()
@@ -235,12 +254,14 @@ async def _agents(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _callbacks(app: web.Application) -> AsyncIterator[None]:
-    dialer = CallbackDialer(app[keys.SETTINGS], app[keys.AMI], CallbackStore(app[keys.ENGINE]))
+    dialer = CallbackDialer(app[keys.SETTINGS], app[keys.AMI], CallbackStore(app[keys.ENGINE]),
+                            app[keys.ORIGINATOR])
     app[keys.CALLBACKS] = dialer
-    app[keys.TRACKER].finished_listeners.append(dialer.call_finished)
+    stop_recording = app[keys.CALL_WRITER].on_written(dialer.call_written)
     app[keys.AMI].subscribe(dialer.handle, dialer.EVENTS)
     task = asyncio.create_task(dialer.run(), name="callback-dialer")
     yield
+    stop_recording()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -277,7 +298,8 @@ async def _voicemail(app: web.Application) -> AsyncIterator[None]:
 async def _surveys(app: web.Application) -> AsyncIterator[None]:
     """Return visits and campaigns: the dialer plans, calls and texts; the order moves on when its visits end."""
     store = SurveyStore(app[keys.ENGINE])
-    dialer = SurveyDialer(app[keys.SETTINGS], app[keys.AMI], store, OrderVisits(store, app[keys.ORDERS]).round_ended)
+    dialer = SurveyDialer(app[keys.SETTINGS], app[keys.AMI], store, OrderVisits(store, app[keys.ORDERS]).round_ended,
+                          app[keys.ORIGINATOR])
     app[keys.SURVEYS], app[keys.SURVEY_DIALER] = store, dialer
     app[keys.AMI].subscribe(dialer.handle, dialer.EVENTS)
     task = asyncio.create_task(dialer.run(), name="survey-dialer")
@@ -324,7 +346,8 @@ async def _sms(app: web.Application) -> AsyncIterator[None]:
 async def _campaigns(app: web.Application) -> AsyncIterator[None]:
     """Campaigns: their store, the live progress of the page's streams, and what follows a survey's end."""
     settings = app[keys.SETTINGS]
-    store = CampaignStore(app[keys.ENGINE], settings.data_dir / "campaigns", settings.timezone)
+    store = CampaignStore(app[keys.ENGINE], settings.data_dir / "campaigns", settings.timezone,
+                          outbound=settings.outbound)
     progress = CampaignProgress(store.snapshot)
     follower = CampaignFollower(store.finish_if_done, progress)
     app[keys.CAMPAIGNS], app[keys.CAMPAIGN_PROGRESS] = store, progress
@@ -354,6 +377,7 @@ async def _fastagi(app: web.Application) -> AsyncIterator[None]:
         app[keys.AMI].queue_state, CallbackStore(app[keys.ENGINE]) if settings.sip.carrier_contact else None,
         app[keys.WORK_ORDERS], app[keys.VOICEMAIL_INGESTER],
         orders=app[keys.ORDERS], order_queries=app[keys.ORDER_QUERIES], surveys=app[keys.SURVEY_DIALER],
+        logins=app[LOGINS].throttle,
     )
     server = FastAgiServer(app[keys.SETTINGS].fastagi, build_router(), CallContextFactory(services))
     app[keys.FASTAGI] = server
@@ -373,6 +397,7 @@ async def _metrics(app: web.Application) -> AsyncIterator[None]:
     metrics = app[keys.METRICS]
     live_metrics.watch(metrics, app[keys.TRACKER], app[keys.AMI], app[keys.FASTAGI], app[keys.CALL_WRITER],
                        app[keys.SETTINGS].direct_queue)
+    live_metrics.watch_outbound(metrics, app[keys.ORIGINATOR])
     job_metrics.watch_jobs(metrics, app[keys.ENGINE])
     yield
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.agents.service import AgentService
 from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
+from ivr.ami.originate import Originator
 from ivr.asterisk.layout import AsteriskLayout
 from ivr.callbacks.dialer import CallbackDialer
 from ivr.calls.queue_log import QueueLogImporter
@@ -50,6 +51,7 @@ CALL_WRITER = web.AppKey("call_writer", CallWriter)
 QUEUE_LOG = web.AppKey("queue_log", QueueLogImporter)
 TRACKER = web.AppKey("tracker", CallTracker)
 AMI = web.AppKey("ami", AmiClient)
+ORIGINATOR = web.AppKey("originator", Originator)  # every call out goes through it (ivr/ami/originate.py)
 AGENT_STORE = web.AppKey("agent_store", AgentStore)
 AGENT_SERVICE = web.AppKey("agent_service", AgentService)
 DESK_HUB = web.AppKey("desk_hub", DeskHub)

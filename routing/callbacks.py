@@ -11,6 +11,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 MISSED_OUTCOMES = ("abandoned", "timed_out")
+# A number the outbound rules (routing/dialable.py) refuse: recorded with its kind as the reason, never dialled.
+NOT_DIALLED = "not_dialled"
+STATUS_LABELS = {"pending": "待回拨", "dialling": "回拨中", "answered": "已接通", "given_up": "未接通，已放弃",
+                 "unknown": "结果未知", NOT_DIALLED: "不予回拨"}
 
 # AMI OriginateResponse Reason codes (Asterisk's AST_CONTROL_*), as callback results.
 ORIGINATE_REASONS = {"0": "failed", "1": "hung_up", "3": "no_answer", "4": "answered", "5": "busy", "8": "congestion"}

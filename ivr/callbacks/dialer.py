@@ -1,8 +1,14 @@
 """The callback dialer: turns missed calls into callbacks and dials them when agents are free.
 
-Dialling is AMI Originate through the carrier; the result comes back as an OriginateResponse event
-carrying our ActionID. Every status change is a conditional update in the database, so a restart
-loses no callback and dials none twice.
+A missed call gets its callback once its row is in the database (CallWriter's listener), whoever wrote it:
+the tracker, the spool after an outage, the queue log's recovery. What could not be recorded then (the
+database went away in between, the row carried no number) is found by a sweep of the day's missed calls,
+at start and after every failure; the insert is idempotent (one per number per day).
+
+Dialling is AMI Originate through the carrier (ivr/ami/originate.py: a number the outbound rules refuse
+is recorded as not dialled, never dialled); the result comes back as an OriginateResponse event carrying
+our ActionID. Every status change is a conditional update in the database, so a restart loses no callback
+and dials none twice.
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ivr import dialplan_variables as var
 from ivr.ami import events
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiError
+from ivr.ami.originate import NotDialled, Originator, OutboundCall
 from ivr.background import Background
-from ivr.callbacks.store import CallbackStore
-from ivr.calls.tracker import CallRecord
+from ivr.callbacks.store import SWEEP_LIMIT, CallbackStore
+from ivr.calls.tracker import Row
 from ivr.db.models import Callback
 from ivr.settings import Settings
 from routing.callbacks import MISSED_OUTCOMES, ORIGINATE_REASONS, after_attempt, callback_day, dials_allowed
@@ -28,15 +37,18 @@ ACTION_PREFIX = "hotline-callback-"
 CALLBACK_CONTEXT = "hotline-callback"
 # A callback channel no longer on its way to the queue.
 ARRIVED = (events.QUEUE_CALLER_JOIN, events.AGENT_CONNECT, events.HANGUP)
+SWEEP_BACK = timedelta(days=1)  # how far back the sweep looks for missed calls without a callback
 
 
 class CallbackDialer:
     EVENTS = (events.ORIGINATE_RESPONSE, events.AGENT_CONNECT, events.QUEUE_CALLER_JOIN, events.HANGUP)
 
-    def __init__(self, settings: Settings, ami: AmiClient, store: CallbackStore) -> None:
+    def __init__(self, settings: Settings, ami: AmiClient, store: CallbackStore,
+                 originator: Originator | None = None) -> None:
         self.settings = settings
         self.ami = ami
         self.store = store
+        self.originator = originator or Originator(settings, ami)
         self.dialling: dict[str, int] = {}  # ActionID → callback id, while the phone rings
         self.channels: dict[str, int] = {}  # the callback channel's uniqueid → callback id
         # Answered callbacks still hearing the greeting: not yet waiting in the queue, but each will need an
@@ -45,22 +57,50 @@ class CallbackDialer:
         self.background = Background("callback bookkeeping", logger)
         # Told each missed call's number once its callback is recorded (or found recorded already).
         self.recorded_listeners: list[Callable[[str], None]] = []
+        self.unswept = True  # some missed call may lack its callback: sweep (at start, after a failure)
 
     @property
     def enabled(self) -> bool:
         return bool(self.settings.sip.carrier_contact) and self.settings.callbacks.dial
 
-    def call_finished(self, record: CallRecord) -> None:
-        """Tracker listener: a missed call becomes a callback (one per number per day)."""
-        if record.outcome in MISSED_OUTCOMES and record.caller_number:
-            now = datetime.now(UTC)
-            day = callback_day(now, self.settings.timezone)
-            self.background.spawn(self._record_missed(record.caller_number, day, record.uniqueid, now))
+    def call_written(self, row: Row) -> None:
+        """CallWriter listener: a missed call's row is in the database, so its callback is recorded now."""
+        if row.get("outcome") not in MISSED_OUTCOMES:
+            return
+        if not row.get("caller_number"):  # a queue-log filling carries only what it filled
+            self.unswept = True
+            return
+        ended = row.get("ended_at") or row.get("started_at") or datetime.now(UTC)
+        self.background.spawn(self._record_missed(row["caller_number"], ended, row["uniqueid"]))
 
-    async def _record_missed(self, number: str, day: str, origin: str, now: datetime) -> None:
-        await self.store.add_missed(number, day, origin, now)
+    async def _record_missed(self, number: str, ended: datetime, origin: str) -> None:
+        refused = self.originator.refuse(number, "callback")
+        try:
+            await self.store.add_missed(number, callback_day(ended, self.settings.timezone), origin,
+                                        datetime.now(UTC), refused)
+        except (SQLAlchemyError, OSError) as exc:
+            self.unswept = True
+            logger.warning("[%s] missed call's callback not recorded yet (%s): the next sweep records it", origin,
+                           type(exc).__name__)
+            return
         for listener in self.recorded_listeners:
             listener(number)
+
+    async def sweep(self) -> int:
+        """Record the callbacks of missed calls whose rows were written without one; returns how many."""
+        self.unswept = False
+        try:
+            missed = await self.store.missed_without_callback(datetime.now(UTC) - SWEEP_BACK)
+            for call in missed:
+                await self._record_missed(call.number, call.at, call.uniqueid)
+        except (SQLAlchemyError, OSError) as exc:
+            self.unswept = True
+            logger.warning("sweep for missed calls without a callback failed, tried again: %s", type(exc).__name__)
+            return 0
+        self.unswept = self.unswept or len(missed) == SWEEP_LIMIT
+        if missed:
+            logger.info("%d missed call(s) found without a callback: recorded", len(missed))
+        return len(missed)
 
     def handle(self, name: str, fields: Mapping[str, str]) -> None:
         """AMI sink: the results of our Originates, and which agent took a callback."""
@@ -80,13 +120,15 @@ class CallbackDialer:
             logger.warning("%d callback(s) were being dialled when the server stopped: marked unknown", stale)
         if not self.enabled:
             logger.warning("callbacks are recorded but not dialled: set sip.carrier_contact")
-            return
         while True:
-            await asyncio.sleep(self.settings.callbacks.dial_interval)
             try:
-                await self.dial_what_is_allowed()
+                if self.unswept:
+                    await self.sweep()
+                if self.enabled:
+                    await self.dial_what_is_allowed()
             except Exception:
                 logger.exception("callback round failed; trying again")
+            await asyncio.sleep(self.settings.callbacks.dial_interval)
 
     async def dial_what_is_allowed(self) -> None:
         state = self.ami.queue_state
@@ -100,7 +142,11 @@ class CallbackDialer:
             return
         now = datetime.now(UTC)
         for callback in await self.store.due(now, allowed):
-            if await self.store.claim(callback.id, now):
+            # Recorded pending before the rules (or the settings) changed: it is not dialled now either.
+            kind = self.originator.refuse(callback.number, "callback")
+            if kind is not None:
+                await self.store.not_dialled(callback.id, kind, now, claimed=False)
+            elif await self.store.claim(callback.id, now):
                 await self._originate(callback)
 
     async def _originate(self, callback: Callback) -> None:
@@ -108,13 +154,13 @@ class CallbackDialer:
         self.dialling[action_id] = callback.id
         logger.info("calling back %s (callback %d, attempt %d)", callback.number, callback.id, callback.attempts + 1)
         try:
-            await self.ami.action({
-                "Action": "Originate", "ActionID": action_id, "Channel": f"PJSIP/{callback.number}@carrier",
-                "Context": CALLBACK_CONTEXT, "Exten": "s", "Priority": "1",
-                "Timeout": str(self.settings.callbacks.ring_seconds * 1000),
-                "CallerID": self.settings.sip.hotline_number, "Variable": f"{var.CALLBACK_ID}={callback.id}",
-                "Async": "true",
-            })
+            await self.originator.originate(OutboundCall(
+                callback.number, "callback", CALLBACK_CONTEXT, self.settings.sip.hotline_number,
+                self.settings.callbacks.ring_seconds, variables={var.CALLBACK_ID: str(callback.id)},
+                action_id=action_id))
+        except NotDialled as exc:  # the last guard: `dial_what_is_allowed` looked already
+            self.dialling.pop(action_id, None)
+            await self.store.not_dialled(callback.id, exc.kind, datetime.now(UTC), claimed=True)
         except AmiError as exc:
             self.dialling.pop(action_id, None)
             await self._record_result(callback.id, "failed", None, attempts_done=callback.attempts + 1)

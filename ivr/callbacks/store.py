@@ -3,13 +3,24 @@ dialled once even if two workers (or a restarted one) look at it at the same tim
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db.engine import upsert_insert
-from ivr.db.models import Callback
+from ivr.db.models import Call, Callback, as_utc
+from routing.callbacks import MISSED_OUTCOMES, NOT_DIALLED
+
+SWEEP_LIMIT = 1000  # missed calls looked at per sweep; a sweep that finds this many is run again
+
+
+@dataclass(frozen=True)
+class MissedCall:
+    uniqueid: str
+    number: str
+    at: datetime  # when it ended (or began): its callback counts for that day
 
 
 class CallbackStore:
@@ -19,31 +30,55 @@ class CallbackStore:
         # Built once, the values go as parameters: one per missed call, so it counts under load.
         self._add_missed = self._insert(Callback).on_conflict_do_nothing(index_elements=["number", "day", "reason"])
 
-    async def add_missed(self, number: str, day: str, origin: str, now: datetime) -> None:
-        """One missed-call callback per number per day: a second missed call that day adds nothing."""
-        values = {"number": number, "reason": "missed", "day": day, "origin_uniqueid": origin, "status": "pending",
+    async def add_missed(self, number: str, day: str, origin: str, now: datetime, refused: str | None = None) -> None:
+        """One missed-call callback per number per day: a second missed call that day adds nothing. A number
+        the outbound rules refuse (`refused`: its kind) is recorded as not dialled, with the kind as the reason."""
+        values = {"number": number, "reason": "missed", "day": day, "origin_uniqueid": origin,
+                  "status": NOT_DIALLED if refused else "pending", "last_result": refused,
                   "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
         async with self.engine.begin() as connection:
             await connection.execute(self._add_missed, values)
 
-    async def add_requested(self, number: str, day: str, origin: str, place_since: datetime, now: datetime) -> None:
+    async def add_requested(self, number: str, day: str, origin: str, place_since: datetime, now: datetime,
+                            refused: str | None = None) -> None:
         """A callback the caller asked for, keeping their place: ordered by when they first queued.
 
         A request while one for the number is still open changes nothing (it will be dialled once); a
-        request after today's earlier one was done opens it again.
+        request after today's earlier one was done opens it again. A refused number: as in `add_missed`.
         """
+        status = NOT_DIALLED if refused else "pending"
         statement = self._insert(Callback).values(
-            number=number, reason="requested", day=day, origin_uniqueid=origin, status="pending", attempts=0,
-            next_attempt_at=now, created_at=place_since, updated_at=now,
+            number=number, reason="requested", day=day, origin_uniqueid=origin, status=status, attempts=0,
+            next_attempt_at=now, created_at=place_since, updated_at=now, last_result=refused,
         )
         statement = statement.on_conflict_do_update(
             index_elements=["number", "day", "reason"],
-            set_={"status": "pending", "attempts": 0, "origin_uniqueid": origin, "created_at": place_since,
-                  "next_attempt_at": now, "updated_at": now, "last_result": None},
+            set_={"status": status, "attempts": 0, "origin_uniqueid": origin, "created_at": place_since,
+                  "next_attempt_at": now, "updated_at": now, "last_result": refused},
             where=Callback.status.not_in(("pending", "dialling")),
         )
         async with self.engine.begin() as connection:
             await connection.execute(statement)
+
+    async def missed_without_callback(self, since: datetime) -> list[MissedCall]:
+        """Missed calls since `since` that no callback for their number made after they began answers: their
+        rows were written while their callback could not be (the database went away in between), or by the
+        queue log's recovery without a number. A number's second missed call the same day is found again
+        each time (its callback is the first's), which costs a no-op insert."""
+        later = select(Callback.id).where(Callback.number == Call.caller_number,
+                                          Callback.created_at >= Call.started_at)
+        query = (
+            select(Call.uniqueid, Call.caller_number, Call.started_at, Call.ended_at)
+            .where(Call.outcome.in_(MISSED_OUTCOMES), Call.started_at >= since, Call.caller_number.is_not(None),
+                   Call.caller_number != "", ~exists(later))
+            .order_by(Call.started_at)
+            .limit(SWEEP_LIMIT)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        # started_at is set (the query compared it); ended_at only once the call is over
+        return [MissedCall(uniqueid, str(number), as_utc(ended or started or since))
+                for uniqueid, number, started, ended in rows]
 
     async def due(self, now: datetime, limit: int) -> list[Callback]:
         """Pending callbacks whose time has come, oldest first (they keep their order)."""
@@ -70,6 +105,14 @@ class CallbackStore:
             values["channel_uniqueid"] = channel
         return await self._move(callback_id, "dialling", now, **values)
 
+    async def not_dialled(self, callback_id: int, kind: str, now: datetime, claimed: bool) -> bool:
+        """pending (or, `claimed`, dialling) → not_dialled, its number's kind the reason; a claimed one was not
+        an attempt after all."""
+        if claimed:
+            return await self._move(callback_id, "dialling", now, status=NOT_DIALLED, last_result=kind,
+                                    attempts=Callback.attempts - 1)
+        return await self._move(callback_id, "pending", now, status=NOT_DIALLED, last_result=kind)
+
     async def connected_to(self, channel: str, agent: str, now: datetime) -> None:
         async with self.engine.begin() as connection:
             await connection.execute(
@@ -79,6 +122,13 @@ class CallbackStore:
         async with self.engine.connect() as connection:
             row = (await connection.execute(select(Callback).where(Callback.id == callback_id))).first()
         return Callback(**row._asdict()) if row else None
+
+    async def of_day(self, day: str, limit: int) -> list[Callback]:
+        """A day's callbacks (the centre's local day), oldest first."""
+        query = select(Callback).where(Callback.day == day).order_by(Callback.created_at, Callback.id).limit(limit)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [Callback(**row._asdict()) for row in rows]
 
     async def for_number(self, number: str) -> list[Callback]:
         async with self.engine.connect() as connection:

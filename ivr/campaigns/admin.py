@@ -68,7 +68,8 @@ def _quota(value: str) -> tuple[str, int]:
 
 def _with_store(settings: Settings, use: Callable[[CampaignStore], Awaitable[T]]) -> T:
     return asyncio.run(with_store(
-        settings.database, lambda engine: CampaignStore(engine, settings.data_dir / "campaigns", settings.timezone),
+        settings.database, lambda engine: CampaignStore(engine, settings.data_dir / "campaigns", settings.timezone,
+                                                         outbound=settings.outbound),
         use))
 
 

@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.campaigns.errors import BadCampaign, CampaignNotFound, CampaignRefused
 from ivr.db.models import Campaign, Department, DoNotContact, Survey, SurveyAnswer, as_utc
+from ivr.settings import OutboundSettings
 from ivr.surveys.store import CANCELLED as SURVEY_CANCELLED
 from ivr.surveys.store import DUE, LIVE, WAITING_REPLY
 from ivr.workorders.actors import mask_number
-from routing import campaign_list, survey
+from routing import campaign_list, dialable, survey
 from routing import campaigns as rules
 from routing.campaign_list import Problem
 from routing.numbers import is_mobile
@@ -135,8 +136,9 @@ class _Tally:
 
 class CampaignStore:
     def __init__(self, engine: AsyncEngine, problems_dir: Path, timezone: str = "Asia/Shanghai",
-                 chunk: int = CHUNK) -> None:
+                 chunk: int = CHUNK, outbound: OutboundSettings | None = None) -> None:
         self.engine = engine
+        self.outbound = outbound or OutboundSettings()  # numbers never called are problem lines
         self.problems_dir = problems_dir
         self.zone = ZoneInfo(timezone)
         self.chunk = chunk
@@ -173,7 +175,7 @@ class CampaignStore:
         action = rules.first_action(new.channels)
         async with self.engine.begin() as connection:
             unwanted = set((await connection.execute(select(DoNotContact.number))).scalars().all())
-            rows, problems = _reachable(parsed, new.channels, unwanted)
+            rows, problems = _reachable(parsed, new.channels, unwanted, self.outbound)
             if not rows:
                 first = f"; the first: {problems[0]}" if problems else ""
                 raise BadCampaign(f"the list has no number to ask ({len(problems)} problem line(s){first})",
@@ -419,13 +421,18 @@ async def _cancel_live(connection: AsyncConnection, campaign_id: int, now: datet
                 updated_at=now))
 
 
-def _reachable(parsed: campaign_list.Parsed, channels: str,
-               unwanted: set[str]) -> tuple[list[campaign_list.Row], list[Problem]]:
-    """The rows a campaign can ask, and every problem by line: the list's own, a number on the do-not-contact
-    list, a landline in a campaign that only texts."""
+def _reachable(parsed: campaign_list.Parsed, channels: str, unwanted: set[str],
+               outbound: OutboundSettings) -> tuple[list[campaign_list.Row], list[Problem]]:
+    """The rows a campaign can ask, and every problem by line: the list's own, a number the outbound rules
+    never dial (routing/dialable.py), a number on the do-not-contact list, a landline in a campaign that only
+    texts."""
     rows, problems = [], list(parsed.problems)
     for row in parsed.rows:
-        if row.number in unwanted:
+        kind = dialable.classify(row.number, outbound.area_code).kind
+        if kind not in outbound.allowed_kinds:
+            problems.append(Problem(row.line, f"{row.number} is not called: a number of kind {kind} (calls out go "
+                                              f"to {', '.join(outbound.allowed_kinds)}: outbound.allowed_kinds)"))
+        elif row.number in unwanted:
             problems.append(Problem(row.line, f"{row.number} asked not to be contacted (do-not-contact list)"))
         elif channels == "sms" and not is_mobile(row.number):
             problems.append(Problem(row.line, f"{row.number} is a landline: an SMS cannot reach it, and this "

@@ -13,6 +13,7 @@ from ivr import dialplan_variables as var
 from ivr import keys
 from ivr.agents.errors import AgentError, TelephonyUnavailable
 from ivr.ami.errors import AmiError
+from ivr.ami.originate import NotDialled, OutboundCall
 from ivr.calls.tracker import CallRecord
 from ivr.desk.routes import read_json
 from ivr.settings import Settings
@@ -21,6 +22,7 @@ from ivr.web.auth import AGENT_ID
 EMERGENCY_CONTEXT = "hotline-emergency"
 CONFERENCE_CONTEXT = "hotline-conference"
 MODES = ("transfer", "conference")
+HANDOFF_RING_SECONDS = 60
 
 
 class NotAnEmergencyNumber(AgentError):
@@ -50,21 +52,24 @@ async def handoff(request: web.Request) -> web.Response:
     if call is None or call.channel is None or (mode == "conference" and call.agent_channel is None):
         raise NoCallInProgress("you have no call to hand off")
     try:
-        for action in _transfer(call.channel, number) if mode == "transfer" else _conference(call, number, settings):
-            await request.app[keys.AMI].action(action)
-    except AmiError as exc:
+        if mode == "transfer":
+            await request.app[keys.AMI].action(_transfer(call.channel, number))
+        else:
+            for action in _into_conference(call):
+                await request.app[keys.AMI].action(action)
+            await request.app[keys.ORIGINATOR].originate(_service_call(call, number, settings))
+    except (AmiError, NotDialled) as exc:
         raise TelephonyUnavailable(f"hand-off to {number} failed: {exc}") from exc
     tracker.handed_off(call.uniqueid, number, request[AGENT_ID], mode)
     return web.json_response({"uniqueid": call.uniqueid, "handoff": number, "mode": mode})
 
 
-def _transfer(channel: str, number: str) -> list[dict[str, str]]:
-    return [{"Action": "Redirect", "Channel": channel, "Context": EMERGENCY_CONTEXT, "Exten": number,
-             "Priority": "1"}]
+def _transfer(channel: str, number: str) -> dict[str, str]:
+    return {"Action": "Redirect", "Channel": channel, "Context": EMERGENCY_CONTEXT, "Exten": number, "Priority": "1"}
 
 
-def _conference(call: CallRecord, number: str, settings: Settings) -> list[dict[str, str]]:
-    """Caller and agent into a conference named after the call, then the service dialled into it."""
+def _into_conference(call: CallRecord) -> list[dict[str, str]]:
+    """Caller and agent into a conference named after the call (the service is dialled into it next)."""
     assert call.channel is not None and call.agent_channel is not None
     room = call.uniqueid
     return [
@@ -72,10 +77,12 @@ def _conference(call: CallRecord, number: str, settings: Settings) -> list[dict[
         {"Action": "Redirect", "Channel": call.channel, "Context": CONFERENCE_CONTEXT, "Exten": room, "Priority": "1",
          "ExtraChannel": call.agent_channel, "ExtraContext": CONFERENCE_CONTEXT, "ExtraExten": room,
          "ExtraPriority": "1"},
-        {"Action": "Originate", "Channel": f"PJSIP/{number}@{settings.emergency.endpoint}",
-         "Context": CONFERENCE_CONTEXT, "Exten": room, "Priority": "1", "Async": "true",
-         "CallerID": call.caller_number or settings.sip.hotline_number, "Timeout": "60000"},
     ]
+
+
+def _service_call(call: CallRecord, number: str, settings: Settings) -> OutboundCall:
+    return OutboundCall(number, "handoff", CONFERENCE_CONTEXT, call.caller_number or settings.sip.hotline_number,
+                        HANDOFF_RING_SECONDS, exten=call.uniqueid)
 
 
 def setup_routes(app: web.Application) -> None:

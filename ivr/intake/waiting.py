@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ivr import dialplan_variables as var
+from ivr.ami.originate import refused_kind
 from ivr.fastagi import AgiCall, Router
 from ivr.intake.context import CallContext
 from ivr.intake.entry import entry_variables, line_named, next_entry
@@ -25,7 +26,7 @@ async def hotline_waiting(call: AgiCall, ctx: CallContext) -> None:
     place = ctx.services.tracker.queue_position(call.uniqueid)
     await call.set_variables({**entry_variables(entry), var.POSITION: str(place)})
     wait = await _expected_wait(ctx, line.queue, place)
-    if wait > ctx.settings.queue.overflow_wait_seconds and ctx.services.callbacks is not None:
+    if wait > ctx.settings.queue.overflow_wait_seconds and _may_call_back(call, ctx):
         key = await call.get_data(ctx.prompt("overflow-offer"), KEY_WAIT_MS, 1)
         if key == CALLBACK_KEY:
             await _keep_place_for_callback(call, ctx)
@@ -48,6 +49,11 @@ async def _expected_wait(ctx: CallContext, queue_name: str, place: int) -> float
     wrapup = float(ctx.settings.queue.wrapup_seconds)
     handle = await ctx.services.store.recent_handle_seconds(wrapup) or float(ctx.settings.queue.default_handle_seconds)
     return expected_wait_seconds(place, taking, free, handle)
+
+
+def _may_call_back(call: AgiCall, ctx: CallContext) -> bool:
+    """A callback is offered only to a number the outbound rules would dial (not 110, not abroad…)."""
+    return ctx.services.callbacks is not None and refused_kind(ctx.settings, call.caller_number, "callback") is None
 
 
 async def _keep_place_for_callback(call: AgiCall, ctx: CallContext) -> None:

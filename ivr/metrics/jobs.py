@@ -19,9 +19,10 @@ from ivr.metrics.collector import Metrics
 from ivr.sms import delivery
 from ivr.surveys.store import LIVE as LIVE_SURVEYS
 from routing import transcription_jobs as jobs
+from routing.callbacks import NOT_DIALLED
 
 TRANSCRIPTION_STATES = (jobs.QUEUED, jobs.RUNNING, jobs.FAILED)
-CALLBACK_STATES = ("pending", "dialling")
+CALLBACK_STATES = ("pending", "dialling", NOT_DIALLED)
 SMS_STATES = (delivery.QUEUED, delivery.SENDING, delivery.UNKNOWN, delivery.FAILED)
 
 
@@ -29,8 +30,8 @@ def watch_jobs(metrics: Metrics, engine: AsyncEngine) -> None:
     metrics.use_database(engine)
     metrics.add_database("hotline_transcription_jobs", "Voicemail transcription jobs queued, running or failed",
                          transcription_jobs, ("status",))
-    metrics.add_database("hotline_callbacks", "Callbacks to citizens pending or being dialled", callbacks,
-                         ("status",))
+    metrics.add_database("hotline_callbacks", "Callbacks to citizens pending, being dialled, or never dialled (the "
+                         "number refused)", callbacks, ("status",))
     metrics.add_database("hotline_surveys", "Return visits and campaign surveys due, calling or waiting for an "
                          "SMS reply", surveys, ("status",))
     metrics.add_database("hotline_sms_messages", "Outgoing SMS queued, being sent, of unknown fate or failed",

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ivr.ami.client import AmiClient
+from ivr.ami.originate import Originator
 from ivr.ami.queue_state import ON_A_CALL, MemberState, QueueState
 from ivr.calls.store import CallWriter
 from ivr.calls.tracker import CallRecord, CallTracker
@@ -79,6 +80,12 @@ def watch_ami(metrics: Metrics, client: AmiClient) -> None:
     metrics.add("hotline_ami_action_failures", "AMI actions that failed, by action and error (AmiNotConnected, "
                 "AmiActionTimeout, AmiActionFailed)", lambda: counts(client.action_failures), ("action", "error"),
                 kind="counter")
+
+
+def watch_outbound(metrics: Metrics, originator: Originator) -> None:
+    metrics.add("hotline_outbound_refused", "Calls out not dialled because the outbound rules refuse the number "
+                "(routing/dialable.py), by purpose (callback, survey, handoff) and the number's kind",
+                lambda: counts(originator.refused), ("purpose", "kind"), kind="counter")
 
 
 def watch_call_writer(metrics: Metrics, writer: CallWriter) -> None:

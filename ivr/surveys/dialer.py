@@ -19,11 +19,12 @@ from ivr import dialplan_variables as var
 from ivr.ami import events
 from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiError
+from ivr.ami.originate import NotDialled, Originator, OutboundCall
 from ivr.background import Background
 from ivr.db.models import Campaign, Survey, as_utc
 from ivr.settings import Settings
 from ivr.surveys import outcomes
-from ivr.surveys.store import CALLING, ENDED, WAITING_REPLY, Planned, SurveyStore
+from ivr.surveys.store import CALLING, DUE, ENDED, WAITING_REPLY, Planned, SurveyStore
 from routing import return_visits as visits
 from routing.callbacks import ORIGINATE_REASONS
 from routing.numbers import is_mobile
@@ -51,13 +52,18 @@ def rules_of(settings: Settings) -> tuple[visits.VisitRule, ...]:
                                   rule.call_attempts) for rule in settings.surveys.rules)
 
 
+def _not_dialled_step(kind: str) -> visits.Step:
+    return visits.Step("unreachable", reason=f"not_dialled: {kind} number")
+
+
 class SurveyDialer:
     EVENTS = (events.ORIGINATE_RESPONSE, events.HANGUP)
 
     def __init__(self, settings: Settings, ami: AmiClient, store: SurveyStore,
-                 order_ended: Callable[[int], Awaitable[None]]) -> None:
+                 order_ended: Callable[[int], Awaitable[None]], originator: Originator | None = None) -> None:
         self.settings = settings
         self.ami = ami
+        self.originator = originator or Originator(settings, ami)
         self.store = store
         self.order_ended = order_ended  # told the order id when all of a round's visits have ended
         self.zone = ZoneInfo(settings.timezone)
@@ -121,8 +127,8 @@ class SurveyDialer:
             rule = visits.rule_for(order.type, self.rules)
             closed = as_utc(order.closed_at).astimezone(self.zone)
             citizens = await self.store.citizens(order.id, order.caller_number)
-            planned = [Planned(number, visits.first_step(visits.Visit(closed), rule, self.windows, number, blocked,
-                                                          is_mobile(number))) for number in citizens]
+            planned = [Planned(number, self._not_dialled(number) or visits.first_step(
+                visits.Visit(closed), rule, self.windows, number, blocked, is_mobile(number))) for number in citizens]
             await self.store.plan_visits(order.id, order.closed_at, planned, self.clock())
             logger.info("order %s: return visit planned for %d citizen(s)", order.number, len(planned))
             if not planned or all(citizen.step.action == "unreachable" for citizen in planned):
@@ -135,6 +141,11 @@ class SurveyDialer:
             return
         now = self.now()
         for survey in await self.store.due("call", now, room):
+            refused = self._not_dialled(survey.number)
+            if refused is not None:  # planned or imported before the rules (or the settings) changed
+                if await self.store.step(survey, DUE, refused, self.clock(), refused.reason):
+                    await self._stepped(survey.id, refused)
+                continue
             if await self._over_quota(survey) or not await self.store.claim_call(survey, self.clock()):
                 continue
             await self._originate(survey)
@@ -171,14 +182,16 @@ class SurveyDialer:
         self.idle.clear()
         logger.info("survey %d: calling %s (attempt %d)", survey.id, survey.number, survey.calls + 1)
         try:
-            await self.ami.action({
-                "Action": "Originate", "ActionID": action_id, "Channel": f"PJSIP/{survey.number}@carrier",
-                "Context": SURVEY_CONTEXT, "Exten": "s", "Priority": "1",
-                "Timeout": str(self.settings.surveys.ring_seconds * 1000),
-                "CallerID": self.settings.sip.hotline_number, "Variable": f"{var.SURVEY_ID}={survey.id}",
-                "ChannelId": action_id,  # the channel's uniqueid: its hang-up (and cause) is found by it
-                "Async": "true",
-            })
+            await self.originator.originate(OutboundCall(
+                survey.number, "survey", SURVEY_CONTEXT, self.settings.sip.hotline_number,
+                self.settings.surveys.ring_seconds, variables={var.SURVEY_ID: str(survey.id)}, action_id=action_id,
+                channel_id=action_id))  # the channel's uniqueid: its hang-up (and cause) is found by it
+        except NotDialled as exc:  # the last guard: `_place_calls` looked already
+            self.dialling.pop(action_id, None)
+            self._settle()
+            step = _not_dialled_step(exc.kind)
+            if await self.store.call_ended(survey.id, step.reason, step, self.clock()):
+                await self._stepped(survey.id, step)
         except AmiError as exc:
             self.dialling.pop(action_id, None)
             self._settle()
@@ -307,6 +320,11 @@ class SurveyDialer:
         if campaign_id not in self._campaigns:
             self._campaigns[campaign_id] = await self.store.campaign(campaign_id)
         return self._campaigns[campaign_id]
+
+    def _not_dialled(self, number: str) -> visits.Step | None:
+        """The visit's end for a number the outbound rules never call (routing/dialable.py), else None."""
+        kind = self.originator.refuse(number, "survey")
+        return None if kind is None else _not_dialled_step(kind)
 
     def _visit_of(self, survey: Survey, calls: int | None = None) -> visits.Visit:
         return visits.Visit(survey.closed_at.astimezone(self.zone), survey.calls if calls is None else calls,

@@ -151,7 +151,7 @@ class SurveyStore:
         return moved
 
     async def step(self, survey: Survey, expected: str, step: visits.Step, now: datetime, result: str) -> bool:
-        return await self._move(survey.id, expected, now, last_result=result, **step_values(step))
+        return await self._move(survey.id, expected, now, **step_values(step) | {"last_result": result})
 
     async def quota_met(self, campaign_id: int, unit: str, now: datetime) -> int:
         """The unit's answers reached its quota: its numbers not yet asked are left out."""
