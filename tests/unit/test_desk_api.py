@@ -29,6 +29,7 @@ from ivr.desk.routes import setup_routes
 from ivr.secrets import Secrets
 from ivr.settings import LineSettings, RoutingSettings, Settings
 from ivr.web.auth import COOKIE, CSRF_HEADER, SESSION_SECONDS, auth_middleware, csrf_token, issue_token
+from ivr.web.logins import LOGINS, Logins
 from routing.seats import Fix, SeatEvent
 
 SECRET = "desk-test-secret"
@@ -138,6 +139,7 @@ async def desk(engine: AsyncEngine) -> AsyncIterator[Desk]:
     ami = FakeAmi({*settings.line_queues, settings.direct_queue})
     service = AgentService(settings, cast(AmiClient, ami), store)
     app = web.Application(middlewares=[auth_middleware(SECRET)])
+    app[LOGINS] = Logins.on(engine)
     setup_routes(app)
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = Secrets(ami_password="x", seat_passwords={}, web_secret=SECRET)
@@ -187,12 +189,14 @@ async def test_without_a_cookie_the_api_answers_not_authenticated(desk: Desk) ->
 
 def forged_tokens() -> dict[str, str]:
     good = issue_token(SECRET, "1001")
-    _, expires, signature = good.split(".")
+    _, expires, session_id, signature = good.split(".")
     return {
         "other-secret": issue_token("not-the-secret", "1001"),
-        "other-agent": f"1002.{expires}.{signature}",
-        "longer-expiry": f"1001.{int(expires) + 86400}.{signature}",
-        "bad-signature": f"1001.{expires}.{'A' * len(signature)}",
+        "other-agent": f"1002.{expires}.{session_id}.{signature}",
+        "longer-expiry": f"1001.{int(expires) + 86400}.{session_id}.{signature}",
+        "other-session": f"1001.{expires}.{session_id[::-1]}.{signature}",
+        "bad-signature": f"1001.{expires}.{session_id}.{'A' * len(signature)}",
+        "without-session-id": f"1001.{expires}.{signature}",
         "expired": issue_token(SECRET, "1001", now=time.time() - SESSION_SECONDS - 60),
         "garbage": "not-a-token",
     }
