@@ -35,6 +35,7 @@ from ivr.democall import DemoCallError, place_demo_call
 from ivr.knowledge.importing import read_entries
 from ivr.knowledge.store import KnowledgeStore
 from ivr.open311 import admin as open311_admin
+from ivr.private_data import private_umask
 from ivr.prompts.generate import PromptError
 from ivr.reports import admin as reports_admin
 from ivr.secrets import Secrets, SecretsError, ensure_secrets
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(arguments.config, overrides=arguments.set)
         passwords.configure(settings.web.password_memory_kib, settings.web.password_time_cost)
         logs.configure(settings.log_level, settings.log_format)
-        result: int = arguments.run(settings, arguments)
+        with private_umask():  # what a command writes (data, secrets, Asterisk's and Kannel's files) is private
+            result: int = arguments.run(settings, arguments)
         return result
     except EXPECTED_ERRORS as exc:
         print(f"hotline: {exc}", file=sys.stderr)

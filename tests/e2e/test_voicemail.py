@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
+import stat
 import struct
 import subprocess
 from collections.abc import AsyncIterator
@@ -150,6 +152,8 @@ async def test_a_voicemail_becomes_a_draft_transcribed_as_the_model_reads_the_au
     assert (order.status, order.source, order.caller_number) == ("draft", "voicemail", CALLER)
     recording = Path(order.audio_path or "")
     assert recording == hotline.settings.data_dir / "voicemail" / f"{call.uniqueid}.wav", "kept in the data dir"
+    # Asterisk left it readable by all in its spool; in the data folder it is the service's user's alone.
+    assert (stat.S_IMODE(os.stat(recording).st_mode), stat.S_IMODE(os.stat(recording.parent).st_mode)) == (0o600, 0o700)
     assert not (hotline.asterisk.layout.host("voicemail") / f"{call.uniqueid}.wav").exists(), "moved, not copied"
 
     outcome = await wait(transcribed, 90, "the voicemail was not transcribed")
