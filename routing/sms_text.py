@@ -2,10 +2,12 @@
 it, UCS-2 otherwise (any Chinese text). One message holds 160 septets or 70 UCS-2 characters; a longer one is
 sent as parts of 153 septets or 67 UCS-2 characters (the rest carries the header that joins them), and no
 part may end inside a character that takes two units (an emoji's surrogate pair, a GSM escape such as €).
+An incoming text is kept without control characters (`printable`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 GSM7, UCS2 = "gsm7", "ucs2"
@@ -14,6 +16,11 @@ _BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#�
 _EXTENDED = "^{}\\[~]|€\f"  # an escape, then the character: two septets
 SINGLE = {GSM7: 160, UCS2: 70}
 PART = {GSM7: 153, UCS2: 67}
+MOST_PARTS = 255  # the concatenation header counts parts in one byte
+LONGEST_TEXT = MOST_PARTS * PART[GSM7]  # the longest text one (concatenated) SMS can carry
+# C0 control characters but tab, line feed and carriage return: PostgreSQL's text refuses NUL, and none of the
+# others is anything a citizen typed (a phone or a gateway's garbage).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -51,3 +58,8 @@ def _units(text: str, coding: str) -> int:
     if coding == GSM7:
         return sum(2 if char in _EXTENDED else 1 for char in text)
     return len(text.encode("utf-16-be")) // 2
+
+
+def printable(text: str) -> str:
+    """The text without control characters (tab and line breaks kept), so that any database stores it."""
+    return _CONTROL.sub("", text)

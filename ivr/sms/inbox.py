@@ -29,12 +29,14 @@ from ivr.sms.store import Kept, Reply, SmsStore
 from ivr.surveys.store import SurveyStore
 from ivr.workorders.actors import mask_number
 from routing.numbers import BadNumber, is_mobile, normalise
+from routing.sms_text import LONGEST_TEXT, printable
 from routing.survey import MalformedReply
 from routing.survey_scripts import SCRIPTS, answers_from_sms, wants_no_contact
 
 logger = logging.getLogger(__name__)
 SurveyAnswered = Callable[[Survey], Awaitable[None]]
 LONGEST_ID = 64
+LONGEST_NUMBER = 32  # sms_messages.number; a phone number with a country code and separators fits easily
 
 ACK_TEXT = "【12345热线】您的短信已收到，已登记为工单{number}，我们将尽快办理。查询进度请拨打12345并提供工单号。"
 CLARIFY_INTRO = "未能识别您的回复。"
@@ -66,8 +68,15 @@ class Handled:
     detail: str = ""
 
 
+def cleaned(fields: Mapping[str, str]) -> dict[str, str]:
+    """Kannel's fields without control characters: an SMS with a NUL in it is stored (PostgreSQL's text refuses
+    NUL; answering 503 would have Kannel retry it until it gives up, and the SMS lost)."""
+    return {name: printable(value) for name, value in fields.items()}
+
+
 def parse(fields: Mapping[str, str]) -> Incoming:
-    """The SMS in Kannel's fields (id=%I, from=%p, text=%a); raises BadIncoming saying what is wrong."""
+    """The SMS in Kannel's fields (id=%I, from=%p, text=%a), `cleaned`; raises BadIncoming saying what is
+    wrong."""
     kannel_id = fields.get("id", "").strip()
     if not kannel_id:
         raise BadIncoming("id is missing: Kannel's id of the message (%I), which makes a retried delivery count once")
@@ -76,12 +85,16 @@ def parse(fields: Mapping[str, str]) -> Incoming:
     sender = fields.get("from", "")
     if not sender.strip():
         raise BadIncoming("from is missing: the sender's phone number")
+    if len(sender) > LONGEST_NUMBER:
+        raise BadIncoming(f"from is longer than {LONGEST_NUMBER} characters")
     try:
         number = normalise(sender)
     except BadNumber as exc:
         raise BadIncoming(f"from: {exc}") from None
     if "text" not in fields:
         raise BadIncoming("text is missing")
+    if len(fields["text"]) > LONGEST_TEXT:
+        raise BadIncoming(f"text is longer than an SMS can be ({LONGEST_TEXT} characters): its start is kept")
     return Incoming(kannel_id, number, fields["text"])
 
 
@@ -112,8 +125,8 @@ class SmsInbox:
         """Kept (when it has Kannel's id) as rejected, with the reason: nothing Kannel passed is lost unseen."""
         kannel_id = fields.get("id", "").strip()
         if kannel_id and len(kannel_id) <= LONGEST_ID:
-            kept = await self.store.keep(kannel_id, fields.get("from", ""), fields.get("text", ""), self.clock(),
-                                         status=delivery.REJECTED, error=reason)
+            kept = await self.store.keep(kannel_id, fields.get("from", ""), fields.get("text", "")[:LONGEST_TEXT],
+                                         self.clock(), status=delivery.REJECTED, error=reason)
             logger.warning("sms %d (in) rejected: %s", kept.id, reason)
 
     async def recover(self) -> int:

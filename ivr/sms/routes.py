@@ -1,12 +1,15 @@
 """Kannel's calls to us: incoming SMS (GET, or a POSTed form) and delivery reports, each with the token only
 Kannel knows. Answers are plain text: 200 with an empty body when taken (smsbox texts nothing back: its
 sms-service has max-messages 0), 403 for a bad token, 400 saying what was malformed, and 503 with an empty body
-while the database is away, so that smsbox tries again (http-request-retry)."""
+while the database is away, so that smsbox tries again (http-request-retry). Control characters (NUL, which
+PostgreSQL refuses) are taken out of what Kannel passes, and the lengths checked, so bad data is never a 503
+(Kannel would retry it in vain and then drop it)."""
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -14,10 +17,12 @@ from aiohttp import web
 from ivr import keys
 from ivr.db.engine import DATABASE_ERRORS
 from ivr.sms import delivery
-from ivr.sms.inbox import BadIncoming, parse
+from ivr.sms.inbox import BadIncoming, cleaned, parse
 from ivr.sms.kannel import DLR_PATH, INCOMING_PATH
 
 logger = logging.getLogger(__name__)
+MESSAGE_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: str.isdigit() takes "١" and "²"
+LARGEST_ID = 2**31 - 1  # sms_messages.id, PostgreSQL's integer
 
 
 async def incoming(request: web.Request) -> web.Response:
@@ -28,6 +33,7 @@ async def incoming(request: web.Request) -> web.Response:
     refused = _refused(request, fields)
     if refused is not None:
         return refused
+    fields = cleaned(fields)
     inbox = request.app[keys.SMS_INBOX]
     try:
         sms = parse(fields)
@@ -49,10 +55,11 @@ async def delivery_report(request: web.Request) -> web.Response:
     refused = _refused(request, fields)
     if refused is not None:
         return refused
+    fields = cleaned(fields)
     message_id, report = fields.get("id", ""), fields.get("status", "")
-    if not message_id.isdigit():
+    if not MESSAGE_ID.fullmatch(message_id) or int(message_id) > LARGEST_ID:
         return _plain(400, "id is missing or not a message id")
-    if not report.isdigit():
+    if not MESSAGE_ID.fullmatch(report):
         return _plain(400, "status is missing or not a delivery report type (%d: 1, 2, 4, 8 or 16)")
     try:
         status = await request.app[keys.SMS_STORE].report(int(message_id), int(report), fields.get("answer", ""),

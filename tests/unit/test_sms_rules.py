@@ -1,28 +1,35 @@
 """The SMS channel's rules: delivery reports in any order, Kannel's answers, the wait before a retry; Kannel's
 configuration for incoming SMS (retried when our server did not take them, nothing texted back); the endpoints
 refuse a bad token and malformed input, and answer 503 with an empty body while the database is away (so that
-smsbox tries again)."""
+smsbox tries again); bad data is never a 503: an SMS with a NUL byte is stored without it (PostgreSQL refuses NUL)
+and becomes its order, over-long values are refused with a 400 and kept."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ivr import keys
+from ivr.db.models import SmsMessage, WorkOrder
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.sms import delivery, routes
 from ivr.sms.inbox import SmsInbox
 from ivr.sms.kannel import KannelLayout, render, server_url
+from ivr.sms.outbox import enqueue
 from ivr.sms.store import SmsStore
 from ivr.surveys.store import SurveyStore
 from ivr.web.auth import auth_middleware
+from routing.sms_text import LONGEST_TEXT
 
 SECRETS = Secrets("", {}, "", kannel_admin_password="adm", sms_password="snd", sms_token="tok")
 
@@ -62,10 +69,9 @@ def test_kannel_reaches_a_server_listening_everywhere_on_loopback(tmp_path: Path
     assert server_url(settings, "/x") == "http://127.0.0.1:8080/x"
 
 
-@pytest.fixture
-async def client_without_database(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    """Kannel's endpoints behind the real auth middleware, with a database that is not there."""
-    engine = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+@asynccontextmanager
+async def kannels_endpoints(engine: AsyncEngine) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """Kannel's endpoints behind the real auth middleware, on the engine's database."""
     app = web.Application(middlewares=[auth_middleware("web-secret")])
     store = SmsStore(engine)
     app[keys.SECRETS] = SECRETS
@@ -74,9 +80,32 @@ async def client_without_database(tmp_path: Path) -> AsyncIterator[TestClient[we
     routes.setup_routes(app)
     client = TestClient(TestServer(app))
     await client.start_server()
-    yield client
-    await client.close()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def client_without_database(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """Kannel's endpoints with a database that is not there."""
+    engine = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    async with kannels_endpoints(engine) as client:
+        yield client
     await engine.dispose()
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    async with kannels_endpoints(engine) as client:
+        yield client
+
+
+async def incoming_rows(engine: AsyncEngine) -> list[SmsMessage]:
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(SmsMessage).where(SmsMessage.direction == "in")
+                                         .order_by(SmsMessage.id))).all()
+    return [SmsMessage(**row._asdict()) for row in rows]
 
 
 async def test_a_bad_token_and_malformed_input_are_refused_with_a_message(
@@ -103,3 +132,49 @@ async def test_the_database_away_is_a_503_with_an_empty_body_so_that_kannel_retr
     assert (response.status, await response.text()) == (503, "")
     response = await client.get("/api/sms/dlr", params={"token": "tok", "id": "3", "status": "1"})
     assert (response.status, await response.text()) == (503, "")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_an_sms_with_a_nul_byte_is_stored_without_it_and_becomes_its_order(
+        client: TestClient[web.Request, web.Application], engine: AsyncEngine, method: str) -> None:
+    fields = {"token": "tok", "from": "13800138000", "to": "12345", "text": "人民路\x00路灯\x07坏了\n三天",
+              "id": "k\x001"}
+    response = await (client.get("/api/sms/incoming", params=fields) if method == "GET"
+                      else client.post("/api/sms/incoming", data=fields))
+    assert (response.status, await response.text()) == (200, ""), "taken: not a 503 Kannel would retry in vain"
+    [kept] = await incoming_rows(engine)
+    assert (kept.dedup_key, kept.number, kept.text, kept.status) == ("in:k1", "13800138000", "人民路路灯坏了\n三天",
+                                                                     "handled")
+    async with engine.connect() as connection:
+        [order] = (await connection.execute(select(WorkOrder.id, WorkOrder.content, WorkOrder.source))).all()
+        [ack] = (await connection.execute(select(SmsMessage.purpose).where(SmsMessage.direction == "out"))).all()
+    assert (order.id, order.content, order.source, ack.purpose) == (kept.order_id, "人民路路灯坏了\n三天", "sms", "ack")
+
+
+async def test_over_long_values_and_nul_bytes_are_refused_or_cleaned_never_a_5xx(
+        client: TestClient[web.Request, web.Application], engine: AsyncEngine) -> None:
+    citizen = {"token": "tok", "from": "13800138000", "to": "12345", "text": "路灯坏了"}
+    for fields, status, message in [
+        (citizen | {"id": "k" * 65}, 400, "id is longer than 64"),
+        (citizen | {"id": "a1", "from": "1" * 33}, 400, "from is longer than 32 characters"),
+        (citizen | {"id": "a2", "from": "1380013\x00800"}, 400, "from: '1380013800' is not an 11-digit"),
+        (citizen | {"id": "a3", "text": "路" * (LONGEST_TEXT + 1)}, 400, "text is longer than an SMS can be"),
+    ]:
+        response = await client.post("/api/sms/incoming", data=fields)
+        assert (response.status, message in await response.text()) == (status, True), fields["id"][:8]
+    rejected = {row.dedup_key: (row.status, row.number, len(row.text)) for row in await incoming_rows(engine)}
+    assert rejected == {"in:a1": ("rejected", "1" * 32, 4), "in:a2": ("rejected", "1380013800", 4),
+                        "in:a3": ("rejected", "13800138000", LONGEST_TEXT)}, "kept, cleaned and cut, with the reason"
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        await enqueue(connection, number="13800138000", text="回访", purpose="survey", dedup_key="survey:1", now=now)
+        message_id = (await connection.execute(select(SmsMessage.id).where(SmsMessage.dedup_key == "survey:1"))
+                      ).scalar_one()
+    for query, status in [({"id": "99999999999", "status": "1"}, 400), ({"id": "١", "status": "1"}, 400),
+                          ({"id": str(message_id), "status": "99999999999999999999"}, 400),
+                          ({"id": str(message_id), "status": "8", "answer": "ACK\x00/\x01"}, 200)]:
+        response = await client.get("/api/sms/dlr", params={"token": "tok", **query})
+        assert response.status == status, (query, await response.text())
+    async with engine.connect() as connection:
+        dlr = (await connection.execute(select(SmsMessage.dlr).where(SmsMessage.id == message_id))).scalar_one()
+    assert dlr == "smsc-submit ACK/"
