@@ -4,6 +4,7 @@ filing at intake with dispatch or closure, suggestions and duplicate warnings, a
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,14 +29,16 @@ from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web.auth import CSRF_HEADER, auth_middleware
 from ivr.workorders import routes
+from ivr.workorders.actors import SYSTEM_ACTOR, Actor
 from ivr.workorders.admin import STARTER_DIRECTORY, load_directory, read_directory
 from ivr.workorders.directory import Directory
 from ivr.workorders.queries import OrderQueries
-from ivr.workorders.service import OrderService
+from ivr.workorders.service import Intake, OrderService
 
 SECRET = "orders-test-secret"
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 CALLER = "13912345678"
+AGENT = Actor("1001", "agent")
 
 
 @dataclass
@@ -227,3 +230,101 @@ async def test_with_the_database_away_a_change_answers_503_and_says_so(centre: C
         assert "nothing was changed" in answer["message"]
     finally:
         centre.engine.sync_engine.pool.connect = original  # type: ignore[method-assign]
+
+
+# The confidential order's history and recording (issue 15, hole 5)
+
+VOICEMAIL_TEXT = "我是李四，电话13912345678，身份证110101199003071234，幸福路路灯不亮"
+
+
+async def voicemail_order(centre: Centre, folder: Path, **edits: Any) -> int:
+    """A voicemail draft with its recording, as the voicemail intake files it; the agent edits it (`edits`, through
+    the API), accepts it and dispatches it to urban (the service: the desk's hub is not part of this app)."""
+    service = centre.server.app[keys.ORDERS]
+    order = await service.create(Intake(
+        "voicemail", VOICEMAIL_TEXT, type="complaint", topic="0301", caller_number=CALLER, citizen_name="李四",
+        audio_path=_recording(folder), accepted=False), SYSTEM_ACTOR, NOW)
+    if edits:
+        edited = await (await centre.client("1001")).patch(f"/api/orders/{order.id}", json=edits)
+        assert edited.status == 200, await edited.text()
+    await service.act(order.id, "accept", AGENT, NOW)
+    await service.act(order.id, "dispatch", AGENT, NOW, {"department": "urban", "note": "李四要求保密"})
+    return int(order.id)
+
+
+def _recording(folder: Path) -> str:
+    path = folder / "vm.wav"
+    path.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    return str(path)
+
+
+async def audit(centre: Centre, order_id: int) -> list[tuple[str, str]]:
+    async with centre.engine.connect() as connection:
+        rows = (await connection.execute(select(OrderEvent.actor, OrderEvent.action).where(
+            OrderEvent.order_id == order_id, OrderEvent.action.in_(("view", "download"))).order_by(OrderEvent.id)
+        )).all()
+    return [(actor, action) for actor, action in rows]
+
+
+async def test_a_confidential_orders_history_and_recording_are_kept_from_the_department_and_each_look_audited(
+        centre: Centre, tmp_path: Path) -> None:
+    agent, urban = await centre.client("1001"), await centre.client("urban.li")
+    order_id = await voicemail_order(centre, tmp_path, citizen_name="李四(新)", confidential=True)
+    path = f"/api/orders/{order_id}"
+    recording = (await (await agent.get(path)).json())["attachments"][0]
+    assert recording["kind"] == "recording"
+
+    seen = await (await urban.get(path)).json()
+    text = json.dumps(seen, ensure_ascii=False)
+    for personal in ("李四", CALLER, "110101199003071234"):
+        assert personal not in text, (personal, text)
+    (edit,) = [event for event in seen["history"] if event["action"] == "edit"]
+    assert edit["data"]["citizen_name"] == {"from": "(保密)", "to": "(保密)"}
+    assert edit["data"]["confidential"] == {"from": False, "to": True}
+    assert [e["note"] for e in seen["history"] if e["action"] == "dispatch"] == ["李*要求保密"]
+    assert seen["content"] == "我是李*，电话139****5678，身份证110*************34，幸福路路灯不亮"
+
+    refused = await urban.get(f"{path}/attachments/{recording['id']}")
+    answer = await refused.json()
+    assert refused.status == 403 and answer["error_id"] == "forbidden", answer
+    assert "confidential" in answer["message"] and "centre" in answer["message"]
+    played = await agent.get(f"{path}/attachments/{recording['id']}")
+    assert played.status == 200 and (await played.read()).startswith(b"RIFF")
+    centre_view = await (await agent.get(path)).json()
+    (edit,) = [event for event in centre_view["history"] if event["action"] == "edit"]
+    assert edit["data"]["citizen_name"] == {"from": "李四", "to": "李四(新)"}, "the centre sees the citizen"
+    assert {e["action"] for e in centre_view["history"]}.isdisjoint({"view", "download"})
+    assert await audit(centre, order_id) == [  # the edit's answer, then each read; the refused download is none
+        ("1001", "view"), ("1001", "view"), ("urban.li", "view"), ("1001", "download"), ("1001", "view")]
+
+
+async def test_a_plain_orders_recording_reaches_its_department_and_every_play_is_audited(
+        centre: Centre, tmp_path: Path) -> None:
+    urban = await centre.client("urban.li")
+    order_id = await voicemail_order(centre, tmp_path)
+    path = f"/api/orders/{order_id}"
+    seen = await (await urban.get(path)).json()
+    assert seen["citizen_name"] == "李四" and "李四" in seen["content"], "not confidential: shown as it is"
+    played = await urban.get(f"{path}/attachments/{seen['attachments'][0]['id']}")
+    assert played.status == 200
+    assert await audit(centre, order_id) == [("urban.li", "download")]
+
+
+async def test_the_centre_publishes_an_order_on_open311_and_takes_it_off(centre: Centre) -> None:
+    agent, urban = await centre.client("1001"), await centre.client("urban.li")
+    order = await file(agent)
+    path = f"/api/orders/{order['id']}/publication"
+    assert order["published"] is False and order["public_id"] is None
+    published = await (await agent.post(path, json={"public": True})).json()
+    assert published["published"] is True and len(published["public_id"]) == 22
+    assert published["history"][-1]["action"] == "publish"
+    taken_off = await (await agent.post(path, json={"public": False})).json()
+    assert taken_off["published"] is False and taken_off["public_id"] == published["public_id"]
+    for client, body, status in [(agent, {"public": "yes"}, 400), (urban, {"public": True}, 409)]:
+        response = await client.post(path, json=body)
+        assert response.status == status, await response.text()
+    secret = await file(agent, confidential=True)
+    refused = await agent.post(f"/api/orders/{secret['id']}/publication", json={"public": True})
+    assert refused.status == 409 and "never public" in (await refused.json())["message"]
+    department_view = await (await urban.get(f"/api/orders/{order['id']}")).json()
+    assert department_view["public_id"] is None
