@@ -2,11 +2,16 @@
 
 Only channels that enter the citizens' context are tracked; agents' legs are ignored except where a
 queue event names the caller's channel. Times come from Asterisk's event timestamps when present.
+
+What the FastAGI call flow reports (intake, line, rating, voicemail, callback) counts only for a call AMI
+announced: anyone who can reach the FastAGI port can send any unique id, and must not make a call record.
+The intake's facts for a call not announced yet (its Newchannel still on the way) wait for it, a bounded few.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +25,11 @@ from routing.lines import place_among
 
 logger = logging.getLogger(__name__)
 DOWN = "0"  # AST_STATE_DOWN: how a channel we originate starts; an incoming one starts ringing (4)
+# Calls whose intake came before AMI's Newchannel, held until it arrives: more than this are dropped, oldest
+# first (a peer faking FastAGI sessions must not grow the server).
+UNANNOUNCED_LIMIT = 256
 Row = dict[str, Any]
+Update = Callable[["CallRecord"], None]
 
 
 @dataclass
@@ -91,6 +100,7 @@ class CallTracker:
         self.citizens_context = citizens_context
         self.publish = publish
         self.live: dict[str, CallRecord] = {}
+        self._unannounced: OrderedDict[str, list[Update]] = OrderedDict()
         # Called with each call's final record when it ends (after it is published).
         self.finished_listeners: list[Callable[[CallRecord], None]] = []
         self._handlers: dict[str, Callable[[Mapping[str, str]], None]] = {
@@ -115,27 +125,33 @@ class CallTracker:
 
     def intake(self, uniqueid: str, caller: str, dialled: str) -> None:
         """Our FastAGI greeted this caller (so the dialplan fallback was not needed)."""
-        record = self._record(uniqueid)
-        record.intake = "ivr"
-        record.caller_number = record.caller_number or caller
-        record.dialled_number = record.dialled_number or dialled
-        record.started_at = record.started_at or datetime.now(UTC)
-        self._changed(record)
+        def greeted(record: CallRecord) -> None:
+            record.intake = "ivr"
+            record.caller_number = record.caller_number or caller
+            record.dialled_number = record.dialled_number or dialled
+            record.started_at = record.started_at or datetime.now(UTC)
+
+        self._from_call_flow(uniqueid, greeted, hold=True)
 
     def answered_by(self, agent_id: str) -> CallRecord | None:
         """The live call an agent is talking to, if any."""
         return next((r for r in self.live.values() if r.agent == agent_id and r.facts.get("answered")), None)
 
     def callback_requested(self, uniqueid: str) -> None:
-        self._record(uniqueid).facts["callback_requested"] = True
+        record = self._announced(uniqueid, "callback request")
+        if record is not None:
+            record.facts["callback_requested"] = True
 
     def left_voicemail(self, uniqueid: str) -> None:
-        self._record(uniqueid).facts["voicemail"] = True
+        record = self._announced(uniqueid, "voicemail")
+        if record is not None:
+            record.facts["voicemail"] = True
 
     def routed(self, uniqueid: str, line: str, priority: int) -> None:
-        record = self._record(uniqueid)
-        record.line, record.priority = line, priority
-        self._changed(record)
+        def entered(record: CallRecord) -> None:
+            record.line, record.priority = line, priority
+
+        self._from_call_flow(uniqueid, entered, hold=True)
 
     def queue_position(self, uniqueid: str) -> int:
         """Place on the caller's line among those still waiting: higher priority first, then who came first."""
@@ -155,15 +171,38 @@ class CallTracker:
 
     def rated(self, uniqueid: str, rating: str) -> None:
         """The citizen rated the call after the agent hung up (一次一评)."""
-        record = self._record(uniqueid)
-        record.rating = rating
-        record.rated_at = datetime.now(UTC)
-        self._changed(record)
+        def given(record: CallRecord) -> None:
+            record.rating = rating
+            record.rated_at = datetime.now(UTC)
+
+        self._from_call_flow(uniqueid, given, hold=False)
+
+    def _from_call_flow(self, uniqueid: str, update: Update, hold: bool) -> None:
+        """Apply what the FastAGI call flow learnt to a call AMI announced; `hold` it for one not announced
+        yet (the intake can overtake the Newchannel event), else leave it."""
+        record = self._announced(uniqueid, "FastAGI session", quiet=hold)
+        if record is not None:
+            update(record)
+            self._changed(record)
+        elif hold:
+            self._unannounced.setdefault(uniqueid, []).append(update)
+            self._unannounced.move_to_end(uniqueid)
+            while len(self._unannounced) > UNANNOUNCED_LIMIT:
+                dropped, _updates = self._unannounced.popitem(last=False)
+                logger.warning("[%s] FastAGI session for a channel AMI never announced: not recorded", dropped)
+
+    def _announced(self, uniqueid: str, what: str, quiet: bool = False) -> CallRecord | None:
+        record = self.live.get(uniqueid)
+        if record is None and not quiet:
+            logger.warning("[%s] %s for a channel AMI did not announce: not recorded", uniqueid[:80], what)
+        return record
 
     def _record(self, uniqueid: str) -> CallRecord:
         record = self.live.get(uniqueid)
         if record is None:
             record = self.live[uniqueid] = CallRecord(uniqueid)
+            for update in self._unannounced.pop(uniqueid, []):
+                update(record)
         return record
 
     def _changed(self, record: CallRecord) -> None:

@@ -26,6 +26,7 @@ from ivr.intake.context import CallContextFactory, Services
 from ivr.intake.handlers import hotline_intake, register
 from ivr.settings import FastAgiSettings, Settings
 from ivr.workorders.store import WorkOrderStore
+from tests.unit.announced import announce
 
 UID = "1700000000.42"
 CALLER = "13800138000"
@@ -114,6 +115,8 @@ class Flow:
         self.ctx = CallContextFactory(services)(self.call)
 
     async def run(self) -> None:
+        announce(self.tracker, UID)
+        self.rows.clear()
         async with asyncio.timeout(STEP):
             await hotline_intake(self.call, self.ctx)
 

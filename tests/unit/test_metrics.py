@@ -155,6 +155,7 @@ async def test_ami_and_call_writer_figures(centre: Centre) -> None:
     centre.writer.submit({"uniqueid": "1.1", "caller_number": "13800138000"})
     centre.writer.submit({"uniqueid": "1.2"})
     centre.writer.rows_written, centre.writer.last_error = 7, "OperationalError: gone"
+    centre.writer.rows_rejected = 2
 
     samples = await centre.scrape()
     assert value(samples, "hotline_ami_connected") == 0
@@ -163,6 +164,7 @@ async def test_ami_and_call_writer_figures(centre: Centre) -> None:
     assert value(samples, "hotline_call_writer_backlog") == 2
     assert value(samples, "hotline_call_writer_failing") == 1
     assert value(samples, "hotline_call_rows_written_total") == 7
+    assert value(samples, "hotline_call_rows_rejected_total") == 2
     assert value(samples, "hotline_fastagi_up") == 0
     assert "hotline_database_up" not in names(samples), "no database source registered"
 

@@ -15,6 +15,7 @@ from ivr.intake.context import CallContextFactory, Services
 from ivr.rating.handlers import hotline_rating
 from ivr.settings import Settings
 from routing.rating import rating_for
+from tests.unit.announced import announce
 
 UID = "1700000000.7"
 SOUNDS = PurePosixPath("/srv/hotline/x/sounds")
@@ -23,6 +24,8 @@ SOUNDS = PurePosixPath("/srv/hotline/x/sounds")
 def flow(*keys: str) -> tuple[Any, Any, list[Row]]:
     rows: list[Row] = []
     tracker = CallTracker("12345", "citizens", rows.append)
+    announce(tracker, UID)
+    rows.clear()
     services = Services(Settings(), tracker, cast(CallStore, None), SOUNDS)
     call: Any = mock.create_autospec(AgiCall, instance=True)
     call.uniqueid = UID

@@ -16,6 +16,7 @@ from ivr.fastagi import AgiCall
 from ivr.intake.context import CallContextFactory, Services
 from ivr.intake.waiting import hotline_waiting
 from ivr.settings import Settings
+from tests.unit.announced import announce
 
 SOUNDS = PurePosixPath("/snd")
 
@@ -33,6 +34,7 @@ class Waiting:
                                  queue_state=self.state)
 
     def caller(self, uniqueid: str, line: str, waited_seconds: float, priority: int = 0) -> None:
+        announce(self.tracker, uniqueid)
         self.tracker.routed(uniqueid, line, priority)
         self.tracker.live[uniqueid].enqueued_at = datetime.now(UTC) - timedelta(seconds=waited_seconds)
 
