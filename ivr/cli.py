@@ -45,6 +45,7 @@ from ivr.voicemail import backlog, model_install
 from ivr.voicemail.model_install import ModelInstallError
 from ivr.voicemail.speech_model import NoModel, find_model
 from ivr.web import passwords
+from ivr.web.access_log import AccessLogger
 from ivr.workorders import admin as workorders_admin
 
 logger = logging.getLogger("hotline")
@@ -204,7 +205,7 @@ async def _serve(
     settings: Settings, secrets: Secrets, layout: AsteriskLayout, on_ready: Callable[[], None]
 ) -> int:
     app = build_app(settings, secrets, layout)
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLogger)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.web.host, settings.web.port).start()

@@ -28,6 +28,7 @@ from ivr.db.models import Call
 from ivr.democall import Sipp, error_log
 from ivr.secrets import Secrets
 from ivr.settings import Settings, WorkOrderSettings
+from ivr.web.access_log import AccessLogger
 from ivr.workorders.directory import Directory
 from ivr.workorders.service import OrderService
 
@@ -345,7 +346,7 @@ async def start_hotline(settings: Settings, secrets: Secrets, asterisk: Asterisk
     await upgrade(engine)
     await engine.dispose()
     app = build_app(settings, secrets, asterisk.layout)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log_class=AccessLogger)
     await runner.setup()
     hotline = Hotline(app, settings, secrets, asterisk, runner)
     try:

@@ -7,6 +7,7 @@ and becomes its order, over-long values are refused with a 400 and kept."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from ivr.sms.kannel import KannelLayout, render, server_url
 from ivr.sms.outbox import enqueue
 from ivr.sms.store import SmsStore
 from ivr.surveys.store import SurveyStore
+from ivr.web.access_log import AccessLogger, without_values
 from ivr.web.auth import auth_middleware
 from routing.sms_text import LONGEST_TEXT
 
@@ -71,15 +73,16 @@ def test_kannel_reaches_a_server_listening_everywhere_on_loopback(tmp_path: Path
 
 @asynccontextmanager
 async def kannels_endpoints(engine: AsyncEngine) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    """Kannel's endpoints behind the real auth middleware, on the engine's database."""
+    """Kannel's endpoints behind the real auth middleware, on the engine's database, with the server's access log."""
     app = web.Application(middlewares=[auth_middleware("web-secret")])
     store = SmsStore(engine)
     app[keys.SECRETS] = SECRETS
     app[keys.SMS_STORE] = store
     app[keys.SMS_INBOX] = SmsInbox(store, SurveyStore(engine), lambda: None)
     routes.setup_routes(app)
-    client = TestClient(TestServer(app))
-    await client.start_server()
+    server = TestServer(app)
+    await server.start_server(access_log_class=AccessLogger)
+    client = TestClient(server)
     try:
         yield client
     finally:
@@ -178,3 +181,25 @@ async def test_over_long_values_and_nul_bytes_are_refused_or_cleaned_never_a_5xx
     async with engine.connect() as connection:
         dlr = (await connection.execute(select(SmsMessage.dlr).where(SmsMessage.id == message_id))).scalar_one()
     assert dlr == "smsc-submit ACK/"
+
+
+async def test_the_access_log_has_neither_the_token_nor_the_citizens_number_nor_the_text(
+        client_without_database: TestClient[web.Request, web.Application], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    query = {"token": "tok", "from": "13800138000", "to": "12345", "text": "路灯坏了", "id": "k1"}
+    await client_without_database.get("/api/sms/incoming", params=query,
+                                      headers={"Referer": "http://hotline/wallboard?key=hall-key"})
+    await client_without_database.get("/api/sms/dlr", params={"token": "tok", "id": "3", "status": "1"})
+    lines = [(record.getMessage(), vars(record)) for record in caplog.records if record.name == "aiohttp.access"]
+    assert [message.split('"')[1] for message, _ in lines] == [
+        "GET /api/sms/incoming?token&from&to&text&id HTTP/1.1", "GET /api/sms/dlr?token&id&status HTTP/1.1"]
+    for secret in ("=tok", "13800138000", "12345", "%E8%B7%AF", "路灯", "hall-key", "k1"):
+        assert not any(secret in str(line) for line in lines), f"{secret} is in the access log (or its extra fields)"
+    assert '"http://hotline/wallboard?key"' in lines[0][0]
+
+
+def test_only_the_names_of_query_parameters_are_logged() -> None:
+    assert without_values("/api/sms/dlr?token=t&id=3&status=1") == "/api/sms/dlr?token&id&status"
+    assert without_values("/healthz") == "/healthz" and without_values("-") == "-"
+    assert without_values("/x?13800138000&a=1&=2&b") == "/x?…&a&…&b", "a value sent as a name is not a name"
+    assert without_values("https://h/wallboard?key=k#top") == "https://h/wallboard?key"
