@@ -163,6 +163,16 @@ async def test_guesses_from_many_addresses_lock_the_account_for_them_but_not_for
     assert (await site.desk("1001", site.pin, "192.0.2.10")).status == 200  # the agent at their own desk
 
 
+async def test_without_a_trusted_proxy_a_forwarded_address_is_not_believed(engine: AsyncEngine) -> None:
+    site, _ = await open_site(engine, Settings())
+    try:
+        for number in range(ACCOUNT.failures):
+            assert (await site.desk("1001", wrong(site.pin), f"198.51.100.{number}")).status == 401
+        await refused(await site.desk("1001", site.pin, "192.0.2.10"))  # all of them were 127.0.0.1
+    finally:
+        await site.client.close()
+
+
 async def test_one_address_is_refused_for_every_account_after_its_limit(site: Site) -> None:
     for number in range(ADDRESS.failures):  # one try on each of many ids, known or not
         assert (await site.desk(f"{2000 + number}", "123456", "203.0.113.2")).status == 401
