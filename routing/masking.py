@@ -70,18 +70,37 @@ def mask_name(name: str) -> str:
     return " ".join(word[:1] + STAR * (len(word) - 1) for word in name.split(" "))
 
 
-def mask_text(text: str | None, names: Iterable[str | None] = ()) -> str | None:
-    """The text with every personal number and name masked; `names` are the citizen's known names (the order's
-    and any it had before), masked wherever they appear."""
+IDENTITY_RULES = NUMBER_RULES[:2]  # resident ID numbers: whoever they are, a department rarely needs them
+
+
+def mask_text(text: str | None, names: Iterable[str | None] = (), numbers: Iterable[str | None] = (),
+              rules: tuple[NumberRule, ...] = NUMBER_RULES) -> str | None:
+    """The text with the citizen's known `names` (the order's and any it had before) and `numbers` masked
+    wherever they appear, and every name introduced as one and every number the `rules` find: all personal
+    numbers for the public; a department on a confidential order passes IDENTITY_RULES, so that the other
+    party's phone in a 举报 stays readable while the citizen's own number does not."""
     if not text:
         return text
     for name in sorted({n.strip() for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True):
         text = text.replace(name, mask_name(name))
     for pattern in NAME_PATTERNS:
         text = pattern.sub(_masked_group("name", mask_name), text)
-    for rule in NUMBER_RULES:
+    for rule in (*_known_numbers(numbers), *rules):
         text = rule.pattern.sub(_masked_group("core", rule.mask), text)
     return text
+
+
+def _known_numbers(numbers: Iterable[str | None]) -> list[NumberRule]:
+    """A known number however it is written (its digits with spaces or dashes between, with or without +86),
+    masked as mask_number masks it."""
+    found = []
+    for number in numbers:
+        digits = re.sub(r"\D", "", number or "")
+        digits = digits[2:] if number and number.lstrip().startswith("+86") else digits
+        if len(digits) >= 5:
+            found.append(NumberRule("known number", _bounded(rf"{_CC}?(?P<core>{_SEP.join(digits)})"),
+                                    3 if len(digits) >= 11 else 0, 4))
+    return found
 
 
 def _masked_group(group: str, mask: Callable[[str], str]) -> Callable[[re.Match[str]], str]:

@@ -18,7 +18,7 @@ from ivr.workorders.actors import HIDDEN, Actor, citizen_hidden, mask_number
 from ivr.workorders.errors import BadOrder
 from ivr.workorders.service import LIFECYCLE_ROLE, Loaded, assisting_actions
 from routing import lifecycle
-from routing.masking import mask_text
+from routing.masking import IDENTITY_RULES, mask_text
 
 PAGE_SIZE = 50
 BIGRAMS = ARRAY(BigInteger)  # hotline_bigrams(text), PostgreSQL only
@@ -51,10 +51,11 @@ def citizen_fields(actor: Actor, row: Any, in_list: bool) -> dict[str, Any]:
 
 def citizen_text(actor: Actor, row: Any, text: str | None, names: tuple[str | None, ...] = ()) -> str | None:
     """Free text as the actor may read it: where the citizen is hidden from them, with the citizen's names
-    (the order's and `names`, those it had before) and every phone and ID number masked."""
+    (the order's and `names`, those it had before), the citizen's number and every ID number masked. Other
+    numbers stay: the department may need to reach the other party of a 举报."""
     if not citizen_hidden(actor, row.confidential, row.type):
         return text
-    return mask_text(text, (getattr(row, "citizen_name", None), *names))
+    return mask_text(text, (getattr(row, "citizen_name", None), *names), (row.caller_number,), IDENTITY_RULES)
 
 
 def summary(actor: Actor, row: Any, departments: dict[int, str]) -> dict[str, Any]:

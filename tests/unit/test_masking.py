@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing.masking import mask_name, mask_number, mask_text
+from routing.masking import IDENTITY_RULES, mask_name, mask_number, mask_text
 
 MASKED = [
     ("电话13912345678", "电话139****5678"),
@@ -56,3 +56,9 @@ def test_names_and_numbers_keep_only_what_tells_two_apart() -> None:
     assert (mask_name("王小明"), mask_name("Anna Li"), mask_name("李")) == ("王**", "A*** L*", "李")
     assert (mask_number("13912345678"), mask_number("88887777"), mask_number("110")) == (
         "139****5678", "****7777", "***")
+
+
+def test_a_department_sees_the_citizens_own_number_and_any_id_masked_and_other_numbers_kept() -> None:
+    text = "我是李四，电话+86 139-1234-5678，座机88887777，身份证110101199003071234，被举报人电话13700001111"
+    assert mask_text(text, ["李四"], ["+8613912345678", "88887777", None, "110"], IDENTITY_RULES) == (
+        "我是李*，电话+86 139-****-5678，座机****7777，身份证110*************34，被举报人电话13700001111")

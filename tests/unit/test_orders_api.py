@@ -234,7 +234,7 @@ async def test_with_the_database_away_a_change_answers_503_and_says_so(centre: C
 
 # The confidential order's history and recording (issue 15, hole 5)
 
-VOICEMAIL_TEXT = "我是李四，电话13912345678，身份证110101199003071234，幸福路路灯不亮"
+VOICEMAIL_TEXT = "我是李四，电话13912345678，身份证110101199003071234，幸福路路灯不亮，物业电话13700001111"
 
 
 async def voicemail_order(centre: Centre, folder: Path, **edits: Any) -> int:
@@ -282,7 +282,8 @@ async def test_a_confidential_orders_history_and_recording_are_kept_from_the_dep
     assert edit["data"]["citizen_name"] == {"from": "(保密)", "to": "(保密)"}
     assert edit["data"]["confidential"] == {"from": False, "to": True}
     assert [e["note"] for e in seen["history"] if e["action"] == "dispatch"] == ["李*要求保密"]
-    assert seen["content"] == "我是李*，电话139****5678，身份证110*************34，幸福路路灯不亮"
+    assert seen["content"] == ("我是李*，电话139****5678，身份证110*************34，幸福路路灯不亮，"
+                               "物业电话13700001111"), "the citizen masked, the other party's number kept"
 
     refused = await urban.get(f"{path}/attachments/{recording['id']}")
     answer = await refused.json()

@@ -66,7 +66,7 @@ function render(order) {
       ` · 答复 ${when(d.replied_at)}${d.reply ? "：" + d.reply : ""} · 期限 ${when(d.due_at)}`;
     return item;
   }));
-  $("d-actions").replaceChildren(...order.actions.filter((a) => ACTIONS[a]).map(actionForm));
+  $("d-actions").replaceChildren(...order.actions.filter((a) => ACTIONS[a]).map(actionForm), publishButton(order));
   showEdit(order);
   $("d-attachments").replaceChildren(...order.attachments.map((file) => {
     const item = document.createElement("li");
@@ -83,6 +83,24 @@ function render(order) {
       (e.note ? ` · ${e.note}` : "") + (extra ? ` · ${extra}` : "");
     return item;
   }));
+}
+
+// The centre shows an order on the public Open311 view (masked, under a random id) or takes it off; never a
+// draft, a confidential order or a 举报 (the server refuses those too).
+function publishButton(order) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "d-publish";
+  button.textContent = order.published ? "取消公开" : "公开到 Open311";
+  button.hidden = !["agent", "supervisor"].includes(me.role) || order.confidential || order.type === "report" ||
+    (order.status === "draft" && !order.published);
+  button.addEventListener("click", async () => {
+    try {
+      current = await api("POST", `/api/orders/${current.id}/publication`, { public: !current.published });
+      render(current);
+    } catch (error) { showError(error); }
+  });
+  return button;
 }
 
 // The centre corrects an open order (a draft from the web or a voicemail): type, topic, address, content.
