@@ -31,6 +31,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from ivr import keys
 from ivr.campaigns.errors import BadCampaign
 from ivr.campaigns.store import NewCampaign
+from ivr.web.input import int_param
 from ivr.web.roles import supervisor
 from ivr.workorders.actors import Actor
 from routing import campaigns as rules
@@ -47,7 +48,7 @@ async def _supervisor(request: web.Request) -> Actor:
 
 
 def _campaign_id(request: web.Request) -> int:
-    return int(request.match_info["campaign_id"])
+    return int_param(request, "campaign_id")
 
 
 # Reading
@@ -227,8 +228,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_static("/campaigns/static", STATIC)
     app.router.add_get("/api/campaigns", listing)
     app.router.add_post("/api/campaigns", create)
-    app.router.add_get(r"/api/campaigns/{campaign_id:\d+}", detail)
-    app.router.add_post(r"/api/campaigns/{campaign_id:\d+}/{action:start|pause|resume|cancel}", act)
-    app.router.add_get(r"/api/campaigns/{campaign_id:\d+}/results.csv", results_csv)
-    app.router.add_get(r"/api/campaigns/{campaign_id:\d+}/answers.csv", answers_csv)
-    app.router.add_get(r"/api/campaigns/{campaign_id:\d+}/events", events)
+    app.router.add_get("/api/campaigns/{campaign_id}", detail)
+    app.router.add_post("/api/campaigns/{campaign_id}/{action:start|pause|resume|cancel}", act)
+    app.router.add_get("/api/campaigns/{campaign_id}/results.csv", results_csv)
+    app.router.add_get("/api/campaigns/{campaign_id}/answers.csv", answers_csv)
+    app.router.add_get("/api/campaigns/{campaign_id}/events", events)

@@ -17,13 +17,18 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ivr import keys
+from ivr.db.limits import text_limits
+from ivr.db.models import KnowledgeEntry, KnowledgeUse
 from ivr.knowledge.entries import parse_entry
 from ivr.knowledge.errors import BadEntry, NotForRole
+from ivr.web.input import int_param
 from ivr.web.json_body import json_object
 from ivr.workorders.actors import Actor
 from ivr.workorders.routes import current_actor
 
 MAX_LIMIT = 50
+ENTRY_LIMITS = text_limits(KnowledgeEntry)
+USE_LIMITS = {"call": text_limits(KnowledgeUse)["call_uniqueid"]}
 
 
 async def search(request: web.Request) -> web.Response:
@@ -47,7 +52,7 @@ async def show(request: web.Request) -> web.Response:
 async def record_use(request: web.Request) -> web.Response:
     actor = await current_actor(request)
     _centre(actor)
-    data = await json_object(request, BadEntry)
+    data = await json_object(request, BadEntry, limits=USE_LIMITS)
     call, order = data.get("call"), data.get("order")
     if call is not None and (not isinstance(call, str) or not call):
         raise BadEntry("call must be the call's uniqueid (text)", field="call")
@@ -66,7 +71,7 @@ async def review(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     department_id = _department(await current_actor(request))
-    fields = parse_entry(await json_object(request, BadEntry))
+    fields = parse_entry(await json_object(request, BadEntry, limits=ENTRY_LIMITS))
     store = request.app[keys.KNOWLEDGE]
     entry_id = await store.create(department_id, fields, datetime.now(UTC))
     return web.json_response(await store.entry(entry_id, department_id, _today(request)), status=201)
@@ -75,7 +80,8 @@ async def create(request: web.Request) -> web.Response:
 async def edit(request: web.Request) -> web.Response:
     department_id = _department(await current_actor(request))
     store, entry_id = request.app[keys.KNOWLEDGE], _entry_id(request)
-    await store.edit(entry_id, department_id, await json_object(request, BadEntry), datetime.now(UTC))
+    await store.edit(entry_id, department_id, await json_object(request, BadEntry, limits=ENTRY_LIMITS),
+                     datetime.now(UTC))
     return web.json_response(await store.entry(entry_id, department_id, _today(request)))
 
 
@@ -96,20 +102,17 @@ def _today(request: web.Request) -> date:
 
 
 def _entry_id(request: web.Request) -> int:
-    return int(request.match_info["id"])  # the route admits digits only
+    return int_param(request, "id")
 
 
 def _limit(request: web.Request) -> int:
-    text = request.query.get("limit", "10")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise BadEntry(f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit")
-    return int(text)
+    return int_param(request, "limit", default=10, low=1, high=MAX_LIMIT, error=BadEntry)
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/knowledge", search)
     app.router.add_post("/api/knowledge", create)
-    app.router.add_get("/api/knowledge/review", review)  # before /{id}, which admits digits only anyway
-    app.router.add_get(r"/api/knowledge/{id:\d+}", show)
-    app.router.add_put(r"/api/knowledge/{id:\d+}", edit)
-    app.router.add_post(r"/api/knowledge/{id:\d+}/use", record_use)
+    app.router.add_get("/api/knowledge/review", review)  # before /{id}, which would refuse "review" as an id
+    app.router.add_get("/api/knowledge/{id}", show)
+    app.router.add_put("/api/knowledge/{id}", edit)
+    app.router.add_post("/api/knowledge/{id}/use", record_use)

@@ -25,6 +25,7 @@ from ivr.background import Background
 from ivr.reports.runs import FORMATS, ReportRuns, file_name, render
 from ivr.reports.service import call_report
 from ivr.reports.view import view
+from ivr.web.input import int_param
 from ivr.web.json_body import json_object
 from ivr.web.roles import supervisor
 from ivr.workorders.actors import Actor
@@ -106,7 +107,7 @@ async def request_run(request: web.Request) -> web.Response:
 async def run_file(request: web.Request) -> web.FileResponse:
     await require_supervisor(request)
     store: ReportRuns = request.app[keys.REPORT_RUNS]
-    run = await store.get(int(request.match_info["run_id"]))
+    run = await store.get(int_param(request, "run_id"))
     path = store.path(run, request.match_info["name"]) if run else None
     if path is None or not path.exists():
         raise NoSuchRun(f"no file {request.match_info['name']!r} in report run {request.match_info['run_id']}")
@@ -148,5 +149,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/reports/file", report_file)
     app.router.add_get("/api/reports/runs", runs)
     app.router.add_post("/api/reports/runs", request_run)
-    app.router.add_get(r"/api/reports/runs/{run_id:\d+}/{name}", run_file)
+    app.router.add_get("/api/reports/runs/{run_id}/{name}", run_file)
     app.router.add_get("/api/reports/calls", calls)

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ivr import keys
-from ivr.db.models import Survey
+from ivr.db.limits import text_limits
+from ivr.db.models import DoNotContact, Survey
 from ivr.surveys.results import order_rate, rates
+from ivr.web.input import int_param
 from ivr.workorders.actors import ADMINISTRATOR, SUPERVISOR, Actor, mask_number
 from ivr.workorders.errors import ActionRefused, BadOrder, Forbidden, OrderNotFound
 from ivr.workorders.routes import body_of, current_actor
@@ -19,13 +21,6 @@ from routing.numbers import BadNumber, normalise
 from routing.survey import SATISFIED
 
 APPEALABLE = "an appeal is for a dissatisfied rating not appealed before"
-
-
-def _id(request: web.Request, name: str) -> int:
-    text = request.match_info[name]
-    if not text.isdigit():
-        raise OrderNotFound(f"no {name.removesuffix('_id')} {text}")
-    return int(text)
 
 
 def _survey_json(survey: Survey, answers: dict[str, str], actor: Actor) -> dict[str, Any]:
@@ -42,7 +37,7 @@ def _survey_json(survey: Survey, answers: dict[str, str], actor: Actor) -> dict[
 
 async def order_surveys(request: web.Request) -> web.Response:
     actor = await current_actor(request)
-    order_id = _id(request, "order_id")
+    order_id = int_param(request, "order_id")
     await request.app[keys.ORDERS].load(order_id, actor)  # a department sees only its own orders
     store = request.app[keys.SURVEYS]
     surveys = await store.of_order(order_id)
@@ -85,7 +80,7 @@ async def rule_on_appeal(request: web.Request) -> web.Response:
 
 
 async def _survey_of_visible_order(request: web.Request, actor: Actor) -> Survey:
-    survey = await request.app[keys.SURVEYS].get(_id(request, "survey_id"))
+    survey = await request.app[keys.SURVEYS].get(int_param(request, "survey_id"))
     if survey is None or survey.order_id is None:
         raise OrderNotFound(f"no return visit {request.match_info['survey_id']}")
     await request.app[keys.ORDERS].load(survey.order_id, actor)
@@ -116,7 +111,7 @@ async def do_not_contact(request: web.Request) -> web.Response:
     store = request.app[keys.SURVEYS]
     if request.method == "GET":
         return web.json_response({"numbers": sorted(await store.do_not_contact())})
-    body = await body_of(request)
+    body = await body_of(request, text_limits(DoNotContact))
     try:
         number = normalise(str(body.get("number", "")))
     except BadNumber as exc:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from ivr import keys
+from ivr.web.input import int_param
 from ivr.workorders.errors import Forbidden, OrderNotFound
 from ivr.workorders.routes import current_actor
 
@@ -34,11 +35,9 @@ async def overview(request: web.Request) -> web.Response:
 
 async def retry(request: web.Request) -> web.Response:
     await _centre_only(request)
-    text = request.match_info["order_id"]
-    if not text.isdigit():
-        raise OrderNotFound(f"no order {text}")
-    if not await request.app[keys.VOICEMAIL].retry_failed(datetime.now(UTC), int(text)):
-        raise OrderNotFound(f"order {text} has no failed transcription")
+    order_id = int_param(request, "order_id")
+    if not await request.app[keys.VOICEMAIL].retry_failed(datetime.now(UTC), order_id):
+        raise OrderNotFound(f"order {order_id} has no failed transcription")
     request.app[keys.TRANSCRIBER].wake()
     request.app[keys.DESK_HUB].tell_everyone({"type": "voicemails"})
     return web.json_response({"ok": True})

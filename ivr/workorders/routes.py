@@ -6,6 +6,7 @@ A department user's requests only ever see their department's orders: the servic
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,12 @@ from aiohttp import BodyPartReader, web
 
 from ivr import keys
 from ivr.agents.errors import BadCredentials
-from ivr.web.auth import AGENT_ID, USER_ID, USER_PREFIX, end_session, session_response
+from ivr.db.limits import text_limits
+from ivr.db.models import WorkOrder
+from ivr.web.auth import AGENT_ID, USER_ID, USER_PREFIX, log_out, session_response
+from ivr.web.input import TooLarge, int_param
 from ivr.web.json_body import json_object
+from ivr.web.logins import LOGINS, SECRET_LENGTH, USER, USER_ID_LENGTH, bounded, client_address
 from ivr.workorders.actors import Actor
 from ivr.workorders.errors import BadOrder, Forbidden, OrderNotFound
 from ivr.workorders.service import Intake
@@ -37,15 +42,15 @@ async def current_actor(request: web.Request) -> Actor:
     return Actor(agent.id, agent.role)
 
 
-async def body_of(request: web.Request) -> dict[str, Any]:
-    return await json_object(request, BadOrder)
+ORDER_LIMITS = text_limits(WorkOrder)  # the intake form's and the edit's fields are the order's columns
+
+
+async def body_of(request: web.Request, limits: Mapping[str, int] = ORDER_LIMITS) -> dict[str, Any]:
+    return await json_object(request, BadOrder, limits=limits)
 
 
 def _order_id(request: web.Request) -> int:
-    text = request.match_info["order_id"]
-    if not text.isdigit():
-        raise OrderNotFound(f"no order {text}")
-    return int(text)
+    return int_param(request, "order_id")
 
 
 # Sessions for web users (department staff and admins, administrators)
@@ -55,17 +60,14 @@ async def user_login(request: web.Request) -> web.Response:
     user, password = data.get("user"), data.get("password")
     if not isinstance(user, str) or not isinstance(password, str) or not user or not password:
         raise BadOrder("user and password are required", field="user")
-    actor = await request.app[keys.DIRECTORY].check_password(user, password)
+    bounded(user=(user, USER_ID_LENGTH), password=(password, SECRET_LENGTH))
+    directory = request.app[keys.DIRECTORY]
+    actor = await request.app[LOGINS].throttle.attempt(USER, user, client_address(request),
+                                                       lambda: directory.check_password(user, password))
     if actor is None:
         raise BadCredentials("wrong user or password")
     return session_response(request.app[keys.SECRETS].web_secret, USER_PREFIX + actor.id,
-                            {"user": await _who(request, actor)})
-
-
-async def user_logout(request: web.Request) -> web.Response:
-    response = web.json_response({"ok": True})
-    end_session(response)
-    return response
+                            {"user": await _who(request, actor)}, request.app[keys.SETTINGS].web.secure_cookies)
 
 
 async def who_am_i(request: web.Request) -> web.Response:
@@ -98,10 +100,7 @@ async def search(request: web.Request) -> web.Response:
 
 
 def _page(request: web.Request) -> int:
-    text = request.query.get("page", "0")
-    if not text.isdigit() or int(text) > 10_000:
-        raise BadOrder("page is a whole number from 0", field="page")
-    return int(text)
+    return int_param(request, "page", default=0, high=10_000, error=BadOrder)
 
 
 async def detail(request: web.Request) -> web.Response:
@@ -257,30 +256,49 @@ async def departments(request: web.Request) -> web.Response:
                               for d in rows])
 
 
+MULTIPART_OVERHEAD = 64 * 1024  # the boundaries and part headers around the file
+UPLOAD_CHUNK = 256 * 1024
+
+
 async def attach(request: web.Request) -> web.Response:
+    """A file of up to workorders.attachment_max_mb (20 MB), streamed past aiohttp's 1 MiB body limit; larger: 413."""
     actor = await current_actor(request)
     order_id = _order_id(request)
     limit = int(request.app[keys.SETTINGS].workorders.attachment_max_mb * 1024 * 1024)
-    if request.content_length is not None and request.content_length > limit + 64 * 1024:
-        raise BadOrder(f"the file is over {limit // (1024 * 1024)} MB", field="file")
+    if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
+        raise _too_large(limit)
     if not request.content_type.startswith("multipart/"):
         raise BadOrder("send the file as multipart/form-data in a field named file", field="file")
     reader = await request.multipart()
     part = await reader.next()
     if not isinstance(part, BodyPartReader) or part.name != "file" or not part.filename:
         raise BadOrder("send the file as multipart/form-data in a field named file", field="file")
-    data = await part.read(decode=False)
-    await request.app[keys.ORDERS].attach(order_id, actor, part.filename, part.headers.get("Content-Type", "")
+    name = _file_name(part.filename)
+    data = bytearray()
+    while chunk := await part.read_chunk(UPLOAD_CHUNK):
+        data.extend(chunk)
+        if len(data) > limit:
+            raise _too_large(limit)
+    await request.app[keys.ORDERS].attach(order_id, actor, name, part.headers.get("Content-Type", "")
                                           or "application/octet-stream", bytes(data), datetime.now(UTC))
     return web.json_response(await _detail(request, order_id, actor), status=201)
 
 
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(f"the file is over {limit / (1024 * 1024):g} MB, the most an order takes", field="file")
+
+
+def _file_name(name: str) -> str:
+    """A plain file name as the browser sends it: no folders, no control characters (NUL cannot be stored)."""
+    if any(c in "/\\" or ord(c) < 32 or c == "\x7f" for c in name):
+        raise BadOrder("the file name must be a plain name: no / or \\ and no control characters", field="file")
+    return name
+
+
 async def download(request: web.Request) -> web.StreamResponse:
     actor = await current_actor(request)
-    text = request.match_info["attachment_id"]
-    if not text.isdigit():
-        raise OrderNotFound(f"no attachment {text}")
-    row = await request.app[keys.ORDERS].attachment(_order_id(request), int(text), actor, datetime.now(UTC))
+    row = await request.app[keys.ORDERS].attachment(_order_id(request), int_param(request, "attachment_id"), actor,
+                                                    datetime.now(UTC))
     return web.FileResponse(row.path, headers={
         "Content-Type": row.content_type, "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.name)}",
         "X-Content-Type-Options": "nosniff"})
@@ -297,7 +315,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/orders", page)
     app.router.add_static("/orders/static", STATIC)
     app.router.add_post("/api/portal/session", user_login)
-    app.router.add_delete("/api/portal/session", user_logout)
+    app.router.add_delete("/api/portal/session", log_out)
     app.router.add_get("/api/portal/me", who_am_i)
     app.router.add_get("/api/portal/notices", notices)
     app.router.add_get("/api/orders", inbox)

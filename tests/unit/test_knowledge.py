@@ -31,6 +31,8 @@ from ivr.knowledge.store import KnowledgeStore
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web.auth import COOKIE, CSRF_HEADER, USER_PREFIX, auth_middleware, csrf_token, issue_token
+from ivr.web.input import input_middleware
+from ivr.web.logins import LOGINS, Logins
 from ivr.workorders.actors import Actor
 from ivr.workorders.directory import Directory
 from ivr.workorders.service import Intake, OrderService
@@ -332,7 +334,8 @@ async def api(engine: AsyncEngine) -> AsyncIterator[Api]:
     await directory.add_user("urban-staff", "城管", "department_admin", "pw-urban-staff", NOW, "urban")
     await agents.add("1001", "坐席")
     await agents.add("2001", "班长", role="supervisor")
-    app = web.Application(middlewares=[auth_middleware(SECRET)])
+    app = web.Application(middlewares=[auth_middleware(SECRET), input_middleware])
+    app[LOGINS] = Logins.on(engine)
     app[keys.DIRECTORY] = directory
     app[keys.AGENT_STORE] = agents
     app[keys.SETTINGS] = Settings(timezone="Asia/Shanghai")

@@ -28,6 +28,8 @@ from ivr.desk import routes as desk
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web.auth import CSRF_HEADER, auth_middleware
+from ivr.web.input import input_middleware
+from ivr.web.logins import LOGINS, Logins
 from ivr.workorders import routes
 from ivr.workorders.actors import SYSTEM_ACTOR, Actor
 from ivr.workorders.admin import STARTER_DIRECTORY, load_directory, read_directory
@@ -79,7 +81,8 @@ async def centre(engine: AsyncEngine) -> AsyncIterator[Centre]:
     await calls.upsert([{"uniqueid": "1700000000.7", "caller_number": CALLER, "agent": "1001",
                          "outcome": "answered", "started_at": NOW}])
     settings = Settings()
-    app = web.Application(middlewares=[auth_middleware(SECRET)])
+    app = web.Application(middlewares=[auth_middleware(SECRET), input_middleware])
+    app[LOGINS] = Logins.on(engine)
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = Secrets(ami_password="x", seat_passwords={}, web_secret=SECRET)
     app[keys.AGENT_STORE] = agents
