@@ -32,6 +32,7 @@ from ivr import keys
 from ivr.campaigns.errors import BadCampaign
 from ivr.campaigns.store import NewCampaign
 from ivr.web.input import int_param
+from ivr.web.json_body import check_storable
 from ivr.web.roles import supervisor
 from ivr.workorders.actors import Actor
 from routing import campaigns as rules
@@ -130,6 +131,7 @@ async def create(request: web.Request) -> web.Response:
             raise BadCampaign('give the number list as text in "csv" (or upload it as multipart "file")',
                               field="csv")
         text = str(fields["csv"])
+    check_storable({**fields, "file": text}, BadCampaign)  # NUL cannot be stored, in a name of the list either
     new = NewCampaign(name=_text(fields, "name"), script=_text(fields, "script"),
                       channels=_text(fields, "channels") or "phone,sms", quotas=_quotas(fields.get("quotas")),
                       created_by=actor.name)

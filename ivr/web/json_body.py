@@ -35,7 +35,7 @@ async def json_object(request: web.Request, error: type[AgentError], max_bytes: 
 
 def check_storable(data: dict[str, Any], error: type[AgentError]) -> None:
     """Refuse the first text with a NUL character and the first integer the database cannot hold, naming where."""
-    stack: list[tuple[str, Any]] = [(key, value) for key, value in data.items()]
+    stack: list[tuple[str, Any]] = list(reversed(data.items()))  # popped in the body's order
     while stack:
         path, value = stack.pop()
         if NUL in path:
@@ -45,9 +45,9 @@ def check_storable(data: dict[str, Any], error: type[AgentError]) -> None:
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_MAX:
             raise error(f"{path} is beyond the largest number that can be stored ({INT_MAX})", field=path)
         if isinstance(value, dict):
-            stack.extend((f"{path}.{key}", item) for key, item in value.items())
+            stack.extend(reversed([(f"{path}.{key}", item) for key, item in value.items()]))
         elif isinstance(value, list):
-            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+            stack.extend(reversed([(f"{path}[{index}]", item) for index, item in enumerate(value)]))
 
 
 def check_lengths(data: Mapping[str, Any], limits: Mapping[str, int], error: type[AgentError]) -> None:

@@ -191,6 +191,18 @@ async def test_a_request_without_a_list_or_with_binary_is_a_400(centre: Centre) 
     assert response.status == 400 and '"csv"' in (await response.json())["message"]
 
 
+async def test_a_nul_in_a_field_or_in_the_list_is_a_400_naming_it_and_nothing_is_stored(centre: Centre) -> None:
+    lead = await centre.client("lead")
+    for response, where in [
+            (await lead.post("/api/campaigns", data=upload(LIST.encode(), name="评议\x00")), "name"),
+            (await lead.post("/api/campaigns", data=upload(LIST.replace("张三", "张\x00三").encode())), "file"),
+            (await lead.post("/api/campaigns", json={"name": "评议", "script": "public_evaluation",
+                                                     "csv": LIST.replace("张三", "张\x00三")}), "csv")]:
+        answer = await response.json()
+        assert response.status == 400 and answer["details"] == {"field": where}, answer
+    assert (await (await lead.get("/api/campaigns")).json())["campaigns"] == []
+
+
 async def test_campaigns_are_for_supervisors_and_administrators_only(centre: Centre) -> None:
     body = await created(await centre.client("lead"))
     campaign_id = body["campaign"]["id"]
