@@ -402,7 +402,7 @@ class Open311Settings:
         60, _positive, "requests one API key (client) may file per window; a front end files for many citizens")
     posts_per_address: int = _setting(
         120, _positive, "POSTs one source address may make per window, with any key or none (behind a reverse proxy: "
-        "the proxy's)")
+        "the client web.trusted_proxies names, else the proxy's)")
     window_seconds: int = _setting(60, _positive, "the rate limit's window; a refused POST is told when it ends")
 
 

@@ -25,11 +25,13 @@ from ivr.db.engine import create_engine
 from ivr.db.models import ApiKey, CatalogueEntry, OrderEvent, WorkOrder
 from ivr.open311.api_keys import ApiKeyStore
 from ivr.open311.routes import setup_routes
-from ivr.settings import Open311Settings, Settings, WorkOrderSettings
+from ivr.settings import Open311Settings, Settings, WebSettings, WorkOrderSettings
 from ivr.sms.inbox import Incoming, SmsInbox
 from ivr.sms.store import SmsStore
 from ivr.surveys.store import SurveyStore
 from ivr.web.auth import auth_middleware
+from ivr.web.input import input_middleware
+from ivr.web.proxies import forwarded_client
 from ivr.workorders.actors import Actor
 from ivr.workorders.directory import Directory
 from ivr.workorders.errors import ActionRefused
@@ -120,7 +122,8 @@ async def api(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Api]:
 def open311_app(service: OrderService, settings: Settings) -> web.Application:
     """One server's Open311 API over the service's database."""
     # The real middleware stack: the desk's session middleware must leave /open311 alone.
-    app = web.Application(middlewares=[auth_middleware("open311-test")])
+    app = web.Application(middlewares=[forwarded_client(settings.web.trusted_proxies),
+                                       auth_middleware("open311-test"), input_middleware])
     app[keys.SETTINGS] = settings
     app[keys.ENGINE] = service.engine
     app[keys.DIRECTORY] = service.directory
@@ -561,8 +564,9 @@ async def nothing_public_by_number(api: Api, numbers: list[str]) -> None:
 
 
 async def test_a_request_filed_on_open311_is_masked_too_and_its_address_and_reply(api: Api) -> None:
-    public_id = (await api.file(description="姓名：赵六，手机13700001111，请问路灯什么时候修好", last_name="赵", first_name="六",
-                                address_string="幸福路12号，联系人钱七 13700002222"))[0]["service_request_id"]
+    public_id = (await api.file(description="姓名：赵六，手机13700001111，请问路灯什么时候修好", last_name="赵",
+                                first_name="六", address_string="幸福路12号，联系人钱七 13700002222")
+                 )[0]["service_request_id"]
     (shown,) = await api.get(f"requests/{public_id}.json")
     assert (shown["description"], shown["address"]) == ("姓名：赵*，手机137****1111，请问路灯什么时候修好",
                                                         "幸福路12号，联系人钱* 137****2222")
@@ -613,6 +617,19 @@ async def test_posts_are_limited_per_client_and_per_address_across_servers(api: 
     async with api.engine.connect() as connection:
         filed = (await connection.execute(select(func.count()).select_from(WorkOrder))).scalar_one()
     assert filed == 4
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_address_limit(api: Api) -> None:
+    limit = Open311Settings(posts_per_address=2)
+    for trusted, statuses in [((), [201, 201, 429, 429]), (("127.0.0.1/32",), [201, 201, 429, 201])]:
+        settings = Settings(web=WebSettings(trusted_proxies=trusted), open311=limit)
+        async with TestClient(TestServer(open311_app(api.service, settings))) as client:
+            seen = []
+            for forwarded in ("203.0.113.7", "203.0.113.7", "203.0.113.7", "203.0.113.8"):
+                response = await client.post("/open311/v2/requests.json", data={**GOOD, "api_key": api.key},
+                                             headers={"X-Forwarded-For": forwarded})
+                seen.append(response.status)
+        assert seen == statuses, (trusted, seen)
 
 
 async def test_huge_pages_and_dates_long_fields_and_nul_bytes_are_refused_in_the_spec_format(api: Api) -> None:
