@@ -163,7 +163,7 @@ class PublicRequests:
         return {
             "service_request_id": row.public_id,
             "status": "closed" if row.status in CLOSED_STATES else "open",
-            "status_notes": mask_text(_status_notes(row), names),
+            "status_notes": _status_notes(row, names),
             "service_name": row.service_name,
             "service_code": row.topic,
             "description": mask_text(row.content, names),
@@ -200,12 +200,12 @@ def _public_query() -> Any:
     )
 
 
-def _status_notes(row: Any) -> str | None:
+def _status_notes(row: Any, names: tuple[str | None, ...]) -> str | None:
     if row.status == lifecycle.MERGED:  # the other request's id only if it is public itself
         return f"merged into {row.merged_into}" if row.merged_into_public else "merged into another request"
     if row.status == lifecycle.DISCARDED:
         return "not a request"
-    return row.reply if row.status in CLOSED_STATES else None
+    return mask_text(row.reply, names) if row.status in CLOSED_STATES else None
 
 
 async def _media_urls(connection: Any, order_ids: list[int]) -> dict[int, str]:
