@@ -37,13 +37,17 @@ KEY_LENGTH = _length(LoginFailure.__table__.c.key)
 AGENT_ID_LENGTH, USER_ID_LENGTH = _length(Agent.__table__.c.id), _length(User.__table__.c.id)
 SECRET_LENGTH = 256  # the longest PIN or password looked at; PINs are 6 digits, generated passwords 16 characters
 AGENT, USER = "agent", "user"  # the kinds of account
+# Log-ins from one address wait for each other; more than this many at once (a whole centre behind one address
+# logging in at the start of a shift stays well below) are refused with Retry-After: 1.
+MAX_QUEUED_PER_ADDRESS = 32
 
 
 def bounded(**fields: tuple[str, int]) -> None:
     """Refuses, before any work, a log-in field longer than its column (or than SECRET_LENGTH)."""
-    too_long = [name for name, (value, limit) in fields.items() if len(value) > limit]
+    too_long = {name: limit for name, (value, limit) in fields.items() if len(value) > limit}
     if too_long:
-        raise TooLong(f"too long: {', '.join(too_long)}", fields=",".join(too_long))
+        raise TooLong("too long: " + ", ".join(f"{name} (at most {limit} characters)"
+                                               for name, limit in too_long.items()), fields=",".join(too_long))
 
 
 class _Turns:
@@ -57,6 +61,8 @@ class _Turns:
     @contextlib.asynccontextmanager
     async def of(self, address: str) -> AsyncIterator[None]:
         lock, users = self._locks.get(address, (asyncio.Lock(), 0))
+        if users >= MAX_QUEUED_PER_ADDRESS:  # a flood, not people: bounded memory, an answer at once
+            raise TooManyAttempts(1)
         self._locks[address] = (lock, users + 1)
         try:
             async with lock:

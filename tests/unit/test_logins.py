@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr import keys
 from ivr.agents import phone
+from ivr.agents.errors import TooManyAttempts
 from ivr.agents.service import AgentService
 from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
@@ -39,7 +40,7 @@ from ivr.secrets import Secrets
 from ivr.settings import Settings, WebSettings
 from ivr.web import headers, passwords
 from ivr.web.auth import COOKIE, CSRF_HEADER, auth_middleware
-from ivr.web.logins import LOGINS, Logins
+from ivr.web.logins import LOGINS, MAX_QUEUED_PER_ADDRESS, Logins
 from ivr.web.proxies import client_of, forwarded_client
 from ivr.workorders import routes as order_routes
 from ivr.workorders.admin import STARTER_DIRECTORY, load_directory, read_directory
@@ -207,6 +208,27 @@ async def test_huge_ids_are_refused_at_once_and_leave_nothing_behind(site: Site)
         assert response.status == 400 and (await response.json())["details"] == {"fields": "user,password"}
     assert time.monotonic() - started < 5  # 40 answers, no hashing
     assert await site.rows() == 0
+
+
+async def test_a_flood_from_one_address_waits_in_a_bounded_queue(engine: AsyncEngine) -> None:
+    throttle = Logins.on(engine).throttle
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held() -> None:
+        entered.set()
+        await release.wait()
+
+    queued = [asyncio.create_task(throttle.attempt("agent", f"{n}", "203.0.113.20", held))
+              for n in range(MAX_QUEUED_PER_ADDRESS)]
+    await entered.wait()  # the first is checking; the others started with it and wait their turn
+    with pytest.raises(TooManyAttempts) as refusal:
+        await throttle.attempt("agent", "1001", "203.0.113.20", held)
+    assert refusal.value.retry_after == 1
+    release.set()
+    outcomes = await asyncio.gather(*queued, return_exceptions=True)
+    assert outcomes.count(None) == ADDRESS.failures  # then the address was locked for the rest
+    assert all(isinstance(outcome, TooManyAttempts) for outcome in outcomes if outcome is not None)
+    assert await throttle.attempt("agent", "1001", "203.0.113.21", held) is None  # other addresses go on
 
 
 async def test_rows_whose_window_and_lock_are_over_are_pruned(site: Site) -> None:
