@@ -31,8 +31,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from ivr import keys
 from ivr.campaigns.errors import BadCampaign
 from ivr.campaigns.store import NewCampaign
+from ivr.db.limits import check_storable
 from ivr.web.input import int_param
-from ivr.web.json_body import check_storable
 from ivr.web.roles import supervisor
 from ivr.workorders.actors import Actor
 from routing import campaigns as rules

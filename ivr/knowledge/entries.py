@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ivr.db.limits import check_lengths, check_storable, text_limits
+from ivr.db.models import KnowledgeEntry
 from ivr.knowledge.errors import BadEntry
 
 FIELDS = ("title", "body", "keywords", "topic", "source", "effective_on", "review_on", "active")
+LIMITS = text_limits(KnowledgeEntry)  # title, topic, source
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ def parse_entry(data: Mapping[str, Any], base: EntryFields | None = None) -> Ent
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise BadEntry(f"unknown field(s): {', '.join(unknown)}; expected {', '.join(FIELDS)}", field=unknown[0])
+    check_storable(data, BadEntry)
+    check_lengths(data, LIMITS, BadEntry)
     given: dict[str, Any] = {}
     if base is None or "title" in data:
         given["title"] = _required_text(data, "title")

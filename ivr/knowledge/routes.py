@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ivr import keys
 from ivr.db.limits import text_limits
-from ivr.db.models import KnowledgeEntry, KnowledgeUse
+from ivr.db.models import KnowledgeUse
 from ivr.knowledge.entries import parse_entry
 from ivr.knowledge.errors import BadEntry, NotForRole
 from ivr.web.input import int_param
@@ -27,7 +27,6 @@ from ivr.workorders.actors import Actor
 from ivr.workorders.routes import current_actor
 
 MAX_LIMIT = 50
-ENTRY_LIMITS = text_limits(KnowledgeEntry)
 USE_LIMITS = {"call": text_limits(KnowledgeUse)["call_uniqueid"]}
 
 
@@ -71,7 +70,7 @@ async def review(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     department_id = _department(await current_actor(request))
-    fields = parse_entry(await json_object(request, BadEntry, limits=ENTRY_LIMITS))
+    fields = parse_entry(await json_object(request, BadEntry))
     store = request.app[keys.KNOWLEDGE]
     entry_id = await store.create(department_id, fields, datetime.now(UTC))
     return web.json_response(await store.entry(entry_id, department_id, _today(request)), status=201)
@@ -80,8 +79,7 @@ async def create(request: web.Request) -> web.Response:
 async def edit(request: web.Request) -> web.Response:
     department_id = _department(await current_actor(request))
     store, entry_id = request.app[keys.KNOWLEDGE], _entry_id(request)
-    await store.edit(entry_id, department_id, await json_object(request, BadEntry, limits=ENTRY_LIMITS),
-                     datetime.now(UTC))
+    await store.edit(entry_id, department_id, await json_object(request, BadEntry), datetime.now(UTC))
     return web.json_response(await store.entry(entry_id, department_id, _today(request)))
 
 

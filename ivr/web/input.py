@@ -26,12 +26,11 @@ from aiohttp.web_urldispatcher import AbstractResource
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 from ivr.agents.errors import AgentError
-from ivr.db.limits import INT_MAX
+from ivr.db.limits import INT_MAX, NUL
 from ivr.web.auth import AGENT_ID, USER_ID
 
 logger = logging.getLogger(__name__)
 DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit() takes "²" and "١", which int() refuses or misreads
-NUL = "\x00"
 DEFAULT_PATTERN = "[^{}/]+"  # aiohttp's for a {name} without a pattern of its own
 DATA_EXCEPTION_CLASS = "22"  # SQLSTATE class 22, data exception: too long, out of range, NUL, bad date
 

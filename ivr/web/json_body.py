@@ -12,8 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from ivr.agents.errors import AgentError
-from ivr.db.limits import INT_MAX
-from ivr.web.input import NUL
+from ivr.db.limits import check_lengths, check_storable
 
 MAX_JSON_BYTES = 256 * 1024
 
@@ -32,28 +31,3 @@ async def json_object(request: web.Request, error: type[AgentError], max_bytes: 
     check_lengths(data, limits or {}, error)
     return data
 
-
-def check_storable(data: dict[str, Any], error: type[AgentError]) -> None:
-    """Refuse the first text with a NUL character and the first integer the database cannot hold, naming where."""
-    stack: list[tuple[str, Any]] = list(reversed(data.items()))  # popped in the body's order
-    while stack:
-        path, value = stack.pop()
-        if NUL in path:
-            raise error("a field name contains a NUL character", field=path)
-        if isinstance(value, str) and NUL in value:
-            raise error(f"{path} contains a NUL character, which cannot be stored", field=path)
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_MAX:
-            raise error(f"{path} is beyond the largest number that can be stored ({INT_MAX})", field=path)
-        if isinstance(value, dict):
-            stack.extend(reversed([(f"{path}.{key}", item) for key, item in value.items()]))
-        elif isinstance(value, list):
-            stack.extend(reversed([(f"{path}[{index}]", item) for index, item in enumerate(value)]))
-
-
-def check_lengths(data: Mapping[str, Any], limits: Mapping[str, int], error: type[AgentError]) -> None:
-    """Refuse a text longer than its column (compared as stored: without surrounding spaces)."""
-    for name, limit in limits.items():
-        value = data.get(name)
-        if isinstance(value, str) and len(value.strip()) > limit:
-            raise error(f"{name} is {len(value.strip())} characters long; at most {limit} are kept", field=name,
-                        limit=str(limit))

@@ -25,6 +25,8 @@ from ivr.app import build_app
 from ivr.asterisk.layout import AsteriskLayout
 from ivr.db.limits import INT_MAX, text_limits
 from ivr.db.models import Attachment, Department, KnowledgeEntry, WorkOrder
+from ivr.knowledge.entries import parse_entry
+from ivr.knowledge.errors import BadEntry
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 from ivr.web.auth import COOKIE, CSRF_HEADER, auth_middleware, csrf_token, issue_token
@@ -141,6 +143,16 @@ async def test_a_knowledge_entry_longer_than_its_columns_is_refused_naming_the_f
     async with api.kb.store.engine.connect() as connection:
         titles = (await connection.execute(select(KnowledgeEntry.title))).scalars().all()
     assert titles == ["题" * limits["title"]]
+
+
+def test_an_imported_knowledge_entry_is_held_to_the_same_limits() -> None:
+    """`hotline knowledge import` reads entries through the same parse as the web form."""
+    with pytest.raises(BadEntry) as long:
+        parse_entry({"title": "题" * 301, "body": "答"})
+    assert long.value.details == {"field": "title", "limit": "300"}
+    with pytest.raises(BadEntry) as nul:
+        parse_entry({"title": "题", "body": "答\x00", "keywords": ["路灯"]})
+    assert nul.value.details == {"field": "body"}
 
 
 # NUL characters
