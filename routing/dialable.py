@@ -53,7 +53,7 @@ MAX_DIGITS = 15  # E.164
 @dataclass(frozen=True)
 class Classified:
     kind: Kind
-    digits: str  # what is dialled: the national form (the area code kept), or the digits as they came
+    digits: str  # what is dialled: the national form (the area code kept), 00 and the number for abroad
 
 
 def classify(number: str, area_code: str) -> Classified:
@@ -61,9 +61,9 @@ def classify(number: str, area_code: str) -> Classified:
     international, digits = national_digits(number)
     if not digits.isdigit() or len(digits) > MAX_DIGITS:
         return Classified(Kind.MALFORMED, digits)
-    if international:
+    if international:  # dialled from China with 00 (should the settings ever allow it)
         premium = digits.startswith(PREMIUM_COUNTRIES)
-        return Classified(Kind.PREMIUM if premium else Kind.INTERNATIONAL, digits)
+        return Classified(Kind.PREMIUM if premium else Kind.INTERNATIONAL, "00" + digits)
     return Classified(_national_kind(digits, area_code), digits)
 
 

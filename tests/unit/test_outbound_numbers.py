@@ -58,6 +58,7 @@ def test_a_fixed_line_is_the_citys_only_with_the_citys_area_code() -> None:
     assert classify("075587654321", "755").kind == Kind.CITY_FIXED
     assert classify("01087654321", "755").kind == Kind.OTHER_FIXED
     assert classify("+8613800138000", BEIJING).digits == MOBILE, "dialled in the national form"
+    assert classify("+90 123 456 789", BEIJING).digits == "0090123456789"
 
 
 def test_the_allowed_kinds_are_checked_and_named_on_a_bad_value() -> None:
