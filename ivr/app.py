@@ -22,6 +22,7 @@ from ivr.callbacks import routes as callback_routes
 from ivr.callbacks.dialer import CallbackDialer
 from ivr.callbacks.store import CallbackStore
 from ivr.calls import classic_spool
+from ivr.calls.live_channels import ChannelCheck
 from ivr.calls.queue_log import QueueLogImporter
 from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import CallTracker, Row
@@ -226,8 +227,12 @@ async def _ami(app: web.Application) -> AsyncIterator[None]:
     client.subscribe(app[keys.TRACKER].handle, app[keys.TRACKER].events)
     app[keys.AMI] = client
     app[keys.ORIGINATOR] = Originator(settings, client)
+    channels = ChannelCheck(client, app[keys.TRACKER], app[keys.CALL_STORE], app[keys.CALL_WRITER],
+                            app[keys.QUEUE_LOG].import_new)
+    client.refresh_listeners.append(channels.after_login)
     await client.start()
     yield
+    await channels.close()
     await client.stop()
 
 

@@ -17,6 +17,11 @@ class Outcome(StrEnum):
     REFUSED = "refused"  # dialled something other than the hotline from the citizens' side
 
 
+# The hang-up cause of a call whose end the server did not see (it, or its AMI connection, was away): its
+# outcome was decided from what the record knew, and the queue log's replaces it.
+VANISHED = "vanished"
+
+
 @dataclass(frozen=True)
 class QueueFacts:
     dialled_hotline: bool

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from routing.call_outcome import Outcome
+from routing.call_outcome import VANISHED, Outcome
 
 # Both ends of a wait are whole seconds here and fractional in the AMI events: up to a second apart, plus
 # the few milliseconds between app_queue logging the line and raising the event.
@@ -274,8 +274,8 @@ def reconcile(call: QueueCall, record: Mapping[str, Any] | None, max_wait_second
     """Fill what the record lacks from the queue log, and name what disagrees; never change a fact it has.
 
     A record without any queue fact had its outcome decided blind (hung up before the queue, or still in
-    progress): that outcome is replaced too. Facts only our server knows (intake, rating, hand-off) are
-    never touched.
+    progress), and so had one ended without its hang-up being seen (VANISHED): that outcome is replaced too.
+    Facts only our server knows (intake, rating, hand-off) are never touched.
     """
     facts = queue_facts(call, max_wait_seconds)
     if record is None:
@@ -285,12 +285,14 @@ def reconcile(call: QueueCall, record: Mapping[str, Any] | None, max_wait_second
     filled = {name: value for name, value in facts.items() if name != "outcome" and record.get(name) is None}
     if "outcome" in facts and _outcome_decided_blind(record, call):
         filled["outcome"] = facts["outcome"]
+    if "ended_at" in facts and record.get("hangup_cause") == VANISHED:
+        filled["ended_at"] = facts["ended_at"]  # the log saw the end; the record has when it was missed
     merged = {**record, **filled}
     return Reconciliation(call.uniqueid, filled, tuple(_disagreements(call, merged)), inserted=False)
 
 
 def _outcome_decided_blind(record: Mapping[str, Any], call: QueueCall) -> bool:
-    if record.get("outcome") in (None, Outcome.IN_PROGRESS.value):
+    if record.get("outcome") in (None, Outcome.IN_PROGRESS.value) or record.get("hangup_cause") == VANISHED:
         return True
     if record.get("enqueued_at") is None:
         return True

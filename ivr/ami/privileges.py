@@ -7,7 +7,8 @@ Asterisk, or Originate into System(), Exec() or a ${SHELL()} (manager.c asks for
 
 from __future__ import annotations
 
-# Every action the server sends → the write class Asterisk registers it with ("" = none needed).
+# Every action the server sends → the write class it is allowed with ("" = none needed; Asterisk registers some
+# actions with several classes, e.g. Status: system, call or reporting, and any one of them suffices).
 ACTION_CLASSES: dict[str, str] = {
     "Originate": "originate",  # callbacks, surveys, the hand-off's conference leg
     "Redirect": "call",  # the hand-off
@@ -16,6 +17,7 @@ ACTION_CLASSES: dict[str, str] = {
     "QueueRemove": "agent",
     "QueuePause": "agent",
     "QueueStatus": "",  # the queue state read after each (re)connection
+    "Status": "call",  # the live channels, after each (re)connection (ivr/calls/live_channels.py)
     "Ping": "",  # the client's keep-alive
 }
 

@@ -107,8 +107,16 @@ class CallStore:
             for start in range(0, len(wanted), chunk):
                 query = select(Call).where(Call.uniqueid.in_(wanted[start : start + chunk]))
                 for row in (await connection.execute(query)).all():
-                    found[row.uniqueid] = {k: _utc(v) for k, v in row._asdict().items() if v is not None}
+                    found[row.uniqueid] = _stored_row(row._asdict())
         return found
+
+    async def unfinished(self, limit: int = 2000) -> list[Row]:
+        """Stored calls with no end yet, oldest first, as rows without their empty fields (times in UTC)."""
+        query = select(Call).where(Call.ended_at.is_(None)).order_by(Call.id).limit(limit)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_stored_row(row._asdict()) for row in rows]
+
     async def recent_calls(self, number: str, exclude: str, limit: int) -> list[Call]:
         """The caller's latest calls, newest first: what the agent sees when the call pops up."""
         query = (
@@ -146,8 +154,8 @@ class CallStore:
         return Call(**row._asdict()) if row is not None else None
 
 
-def _utc(value: object) -> object:
-    return as_utc(value) if isinstance(value, datetime) else value
+def _stored_row(values: dict[str, Any]) -> Row:
+    return {k: as_utc(v) if isinstance(v, datetime) else v for k, v in values.items() if v is not None}
 
 
 def _iso(value: datetime) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from ivr.ami import events
 from ivr.calls.columns import bounded
 from ivr.dialplan_variables import INTAKE_EVENT, QUEUE_END_EVENT, VOICEMAIL_EVENT
-from routing.call_outcome import Outcome, QueueFacts, final_outcome
+from routing.call_outcome import VANISHED, Outcome, QueueFacts, final_outcome
 from routing.lines import place_among
 
 logger = logging.getLogger(__name__)
@@ -277,10 +277,31 @@ class CallTracker:
 
     def _hangup(self, fields: Mapping[str, str]) -> None:
         record = self.live.pop(fields.get("Uniqueid", ""), None)
-        if record is None:
-            return
-        record.ended_at = event_time(fields)
-        record.hangup_cause = fields.get("Cause-txt") or fields.get("Cause")
+        if record is not None:
+            self._end(record, event_time(fields), fields.get("Cause-txt") or fields.get("Cause"))
+
+    def vanished(self, uniqueid: str) -> None:
+        """Asterisk no longer has the call's channel, and its Hangup was never seen (Asterisk restarted, or the
+        AMI connection was away): it ends now."""
+        record = self.live.pop(uniqueid, None)
+        if record is not None:
+            self._end(record, datetime.now(UTC), VANISHED)
+
+    def follow(self, row: Row, channel: str | None) -> None:
+        """Follow again a stored call still up in Asterisk (the server restarted during it): its Hangup ends it."""
+        record = self._record(row["uniqueid"])
+        _restore(record, row)
+        record.channel = channel
+
+    def end_stored(self, row: Row) -> None:
+        """End a stored unfinished call that Asterisk no longer has (it ended while the server was away)."""
+        record = CallRecord(row["uniqueid"])
+        _restore(record, row)
+        self._end(record, datetime.now(UTC), VANISHED)
+
+    def _end(self, record: CallRecord, at: datetime, cause: str | None) -> None:
+        record.ended_at = at
+        record.hangup_cause = cause
         facts = QueueFacts(
             dialled_hotline=record.dialled_number in (None, self.hotline_number),
             joined_queue=record.facts.get("joined_queue", False),
@@ -297,3 +318,12 @@ class CallTracker:
         self._changed(record)
         for listener in self.finished_listeners:
             listener(record)
+
+
+def _restore(record: CallRecord, row: Row) -> None:
+    """A stored row's fields and the queue facts they show, into a record."""
+    for name in ROW_FIELDS:
+        if row.get(name) is not None:
+            setattr(record, name, row[name])
+    record.facts["joined_queue"] = record.enqueued_at is not None
+    record.facts["answered"] = record.answered_at is not None

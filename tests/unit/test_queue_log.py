@@ -18,7 +18,7 @@ from ivr.calls.tracker import Row
 from ivr.cli import main
 from ivr.db.engine import create_engine, upgrade
 from ivr.db.models import Call
-from routing.call_outcome import Outcome
+from routing.call_outcome import VANISHED, Outcome
 from routing.queue_log import (
     Abandoned,
     Completed,
@@ -167,6 +167,18 @@ def test_disagreements_are_named_and_nothing_is_overwritten() -> None:
         "wait_seconds: recorded 2, queue log 11",
         "outcome: recorded 'abandoned', queue log says answered",
     ), "talk 40.9 against 40 is within the log's whole seconds"
+
+
+def test_a_call_ended_unseen_takes_the_logs_outcome_and_end() -> None:
+    """Ended by the channel check after a restart (hang-up cause `vanished`) with the outcome its record
+    showed: the log saw the end, and knows better."""
+    record = {"uniqueid": "1.1", "outcome": "abandoned", "enqueued_at": at(0), "ended_at": at(600),
+              "hangup_cause": VANISHED}
+    result = reconcile(the_call(), record, MAX_WAIT)
+    assert (result.filled["outcome"], result.filled["ended_at"], result.filled["agent"]) == ("answered", at(51), "1001")
+    assert result.discrepancies == ()
+    seen = reconcile(the_call(), {**record, "hangup_cause": "Normal Clearing"}, MAX_WAIT)
+    assert "ended_at" not in seen.filled, "an end seen is kept"
 
 
 def test_a_left_call_agrees_with_a_callback_or_voicemail_record() -> None:
