@@ -4,11 +4,13 @@ incoming messages passed to our web endpoint), started and stopped with the hotl
 
 Messages waiting in bearerbox are kept in its file store, so a restart sends them once it is back; a box that
 dies is started again (`KannelProcess.supervise`). Incoming messages are recoded to UTF-8 (`mo-recode`; Kannel
-joins the parts of a long one) and reach `/api/sms/incoming` with the token only Kannel knows; one our server
-did not take is tried again by smsbox, and nothing we answer is texted back. Every port listens on loopback
-only, and each box takes connections from loopback only (an allow list means nothing to Kannel without a deny
-list). The configuration, logs and message store are the service user's alone: they hold passwords, citizens'
-numbers and, in smsbox's log, their texts. docs/sms.md has the whole channel.
+joins the parts of a long one) and are POSTed to `/api/sms/incoming`, the text as the body (in a URL, a text of
+more than about 900 Chinese characters is longer than a request line may be), with the token only Kannel knows
+and the other fields in the query; one our server did not take is tried again by smsbox, and nothing we answer
+is texted back. Every port listens on loopback only, and each box takes connections from loopback only (an allow
+list means nothing to Kannel without a deny list). The configuration, logs and message store are the service
+user's alone: they hold passwords, citizens' numbers and, in smsbox's log, their texts. docs/sms.md has the whole
+channel.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ DENY_ALL = "*.*.*.*"  # Kannel's deny list for "every other address"; its allow 
 ACCESS_LOG_FORMAT = "%l [SMSC:%i] [SVC:%n] [from:%p] [to:%P] [flags:%m:%c:%M:%C:%d] [msg:%L] [udh:%U] [id:%I]"
 PRIVATE_FILES = 0o077  # the boxes' umask: what they write (logs, the store) is readable by the service user only
 INCOMING_PATH = "/api/sms/incoming"
-# What smsbox passes for each incoming SMS (Kannel's escape codes): sender, receiver, the text in UTF-8, the
-# coding, the time, the SMSC and Kannel's id of the message.
-INCOMING_FIELDS = "from=%p&to=%P&text=%a&coding=%c&at=%t&smsc=%i&id=%I"
+# What smsbox passes in the query with each incoming SMS (Kannel's escape codes): sender, receiver, the coding, the
+# time, the SMSC and Kannel's id of the message. The text is the body (post-url), in UTF-8 (its charset says).
+INCOMING_FIELDS = "from=%p&to=%P&coding=%c&at=%t&smsc=%i&id=%I"
 DLR_PATH = "/api/sms/dlr"
 SENDSMS_USER = "hotline"
 MAX_PARTS = 10  # the parts of one long SMS Kannel sends (sendsms-user max-messages)
@@ -98,7 +100,7 @@ def render(settings: Settings, secrets: Secrets, layout: KannelLayout) -> str:
         # Nothing our endpoint answers is ever texted back to the citizen (max-messages 0, and an empty answer
         # omitted): the acknowledgements are our own messages, sent through sendsms.
         _group("sms-service", {
-            "keyword": "default", "catch-all": "true", "max-messages": 0, "omit-empty": "true", "get-url": incoming}),
+            "keyword": "default", "catch-all": "true", "max-messages": 0, "omit-empty": "true", "post-url": incoming}),
     ]
     return "# Rendered by hotline from its settings and secrets; keep private.\n\n" + "\n".join(groups)
 

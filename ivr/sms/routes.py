@@ -1,9 +1,10 @@
-"""Kannel's calls to us: incoming SMS (GET, or a POSTed form) and delivery reports, each with the token only
-Kannel knows. Answers are plain text: 200 with an empty body when taken (smsbox texts nothing back: its
-sms-service has max-messages 0), 403 for a bad token, 400 saying what was malformed, and 503 with an empty body
-while the database is away, so that smsbox tries again (http-request-retry). Control characters (NUL, which
-PostgreSQL refuses) are taken out of what Kannel passes, and the lengths checked, so bad data is never a 503
-(Kannel would retry it in vain and then drop it)."""
+"""Kannel's calls to us: incoming SMS (POSTed with the text as the body, as the rendered configuration has smsbox
+do; or GET, or a POSTed form, with the text a field) and delivery reports, each with the token only Kannel knows.
+Answers are plain text: 200 with an empty body when taken (smsbox texts nothing back: its sms-service has
+max-messages 0), 403 for a bad token, 400 saying what was malformed, and 503 with an empty body while the database
+is away, so that smsbox tries again (http-request-retry). Control characters (NUL, which PostgreSQL refuses) are
+taken out of what Kannel passes, and the lengths checked, so bad data is never a 503 (Kannel would retry it in
+vain and then drop it)."""
 
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ MESSAGE_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: str.isdigit() takes "١
 LARGEST_ID = 2**31 - 1  # sms_messages.id, PostgreSQL's integer
 
 
+FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 async def incoming(request: web.Request) -> web.Response:
     fields = dict(request.query)
     if request.method == "POST":
-        form = await request.post()
-        fields.update({name: value for name, value in form.items() if isinstance(value, str)})
+        fields.update(await _posted(request))
     refused = _refused(request, fields)
     if refused is not None:
         return refused
@@ -71,6 +74,19 @@ async def delivery_report(request: web.Request) -> web.Response:
     logger.info("sms %s: delivery report %s (%s): %s", message_id, report,
                 delivery.DLR_NAMES.get(int(report), "unknown type"), status)
     return web.Response(text="")
+
+
+async def _posted(request: web.Request) -> dict[str, str]:
+    """A form's fields; or else (Kannel's post-url) the body as the text, in its charset (UTF-8 unless it says;
+    a binary SMS's bytes that are no text become U+FFFD)."""
+    if request.content_type in FORMS:
+        form = await request.post()
+        return {name: value for name, value in form.items() if isinstance(value, str)}
+    body = await request.read()
+    try:
+        return {"text": body.decode(request.charset or "utf-8", errors="replace")}
+    except LookupError:  # a charset Python does not know
+        return {"text": body.decode("utf-8", errors="replace")}
 
 
 def _refused(request: web.Request, fields: dict[str, str]) -> web.Response | None:

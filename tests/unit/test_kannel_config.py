@@ -21,7 +21,8 @@ def test_kannel_listens_on_loopback_with_generated_passwords_and_passes_the_toke
     assert 'admin-interface = "127.0.0.1"' in text and 'sendsms-interface = "127.0.0.1"' in text
     assert 'box-allow-ip = "127.0.0.1"' in text and 'connect-allow-ip = "127.0.0.1"' in text
     assert 'admin-password = "adm"' in text and 'password = "snd"' in text
-    assert 'get-url = "http://127.0.0.1:8080/api/sms/incoming?token=tok&from=%p&to=%P&text=%a' in text
+    assert 'post-url = "http://127.0.0.1:8080/api/sms/incoming?token=tok&from=%p&to=%P&coding=%c' in text
+    assert "get-url" not in text and "%a" not in text and "%b" not in text, "the text is the body, not in the URL"
     assert 'store-type = "file"' in text and f'store-location = "{tmp_path / "kannel" / "store"}"' in text
     assert 'smsc = "fake"' in text and "mo-recode = \"true\"" in text and 'global-sender = "12345"' in text
 

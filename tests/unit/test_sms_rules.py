@@ -137,13 +137,19 @@ async def test_the_database_away_is_a_503_with_an_empty_body_so_that_kannel_retr
     assert (response.status, await response.text()) == (503, "")
 
 
-@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("method", ["body", "GET", "form"])
 async def test_an_sms_with_a_nul_byte_is_stored_without_it_and_becomes_its_order(
         client: TestClient[web.Request, web.Application], engine: AsyncEngine, method: str) -> None:
-    fields = {"token": "tok", "from": "13800138000", "to": "12345", "text": "人民路\x00路灯\x07坏了\n三天",
-              "id": "k\x001"}
-    response = await (client.get("/api/sms/incoming", params=fields) if method == "GET"
-                      else client.post("/api/sms/incoming", data=fields))
+    """As Kannel's post-url sends it (the text the body, in the charset it names), or its text a field."""
+    text = "人民路\x00路灯\x07坏了\n三天"
+    fields = {"token": "tok", "from": "13800138000", "to": "12345", "id": "k\x001"}
+    if method == "body":
+        response = await client.post("/api/sms/incoming", params=fields, data=text.encode("utf-16-be"),
+                                     headers={"Content-Type": 'text/plain; charset="UTF-16BE"'})
+    elif method == "GET":
+        response = await client.get("/api/sms/incoming", params=fields | {"text": text})
+    else:
+        response = await client.post("/api/sms/incoming", data=fields | {"text": text})
     assert (response.status, await response.text()) == (200, ""), "taken: not a 503 Kannel would retry in vain"
     [kept] = await incoming_rows(engine)
     assert (kept.dedup_key, kept.number, kept.text, kept.status) == ("in:k1", "13800138000", "人民路路灯坏了\n三天",
@@ -165,9 +171,15 @@ async def test_over_long_values_and_nul_bytes_are_refused_or_cleaned_never_a_5xx
     ]:
         response = await client.post("/api/sms/incoming", data=fields)
         assert (response.status, message in await response.text()) == (status, True), fields["id"][:8]
-    rejected = {row.dedup_key: (row.status, row.number, len(row.text)) for row in await incoming_rows(engine)}
-    assert rejected == {"in:a1": ("rejected", "1" * 32, 4), "in:a2": ("rejected", "1380013800", 4),
-                        "in:a3": ("rejected", "13800138000", LONGEST_TEXT)}, "kept, cleaned and cut, with the reason"
+    binary = await client.post("/api/sms/incoming", params=citizen | {"id": "a4"}, data=b"\x00ab\xff",
+                               headers={"Content-Type": "application/octet-stream"})
+    assert binary.status == 200, "a binary SMS's bytes are kept as what text they hold"
+    rejected = {row.dedup_key: (row.status, row.number, row.text[:4], len(row.text))
+                for row in await incoming_rows(engine)}
+    assert rejected == {"in:a1": ("rejected", "1" * 32, "路灯坏了", 4),
+                        "in:a2": ("rejected", "1380013800", "路灯坏了", 4),
+                        "in:a3": ("rejected", "13800138000", "路路路路", LONGEST_TEXT),
+                        "in:a4": ("handled", "13800138000", "ab\ufffd", 3)}, "kept, cleaned and cut, with the reason"
     now = datetime.now(UTC)
     async with engine.begin() as connection:
         await enqueue(connection, number="13800138000", text="回访", purpose="survey", dedup_key="survey:1", now=now)
