@@ -229,6 +229,7 @@ The 12345 hotline is up.
   Citizens' calls (SIP):  sip:{settings.sip.hotline_number}@<this machine>:{settings.sip.port}
                           accepted from {", ".join(settings.sip.carrier_addresses)} (setting sip.carrier_addresses)
   Seats (softphones):     register as {first}…{settings.seat_numbers[-1]} at <this machine>:{settings.sip.port}
+                          from {", ".join(settings.sip.agent_networks)} only (setting sip.agent_networks)
                           e.g. user {first}, password {secrets.seat_passwords[first]}
                           (all passwords: {settings.secrets_file})
   Agents' desk:           http://{settings.web.host}:{settings.web.port}/desk  (log in, then take a seat)
