@@ -7,10 +7,15 @@ from typing import cast
 
 import aiohttp
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as seen
 
 from ivr import keys
 from ivr.callbacks.store import CallbackStore
 from ivr.democall import Sipp
+from tests.e2e.browser import until
+from tests.e2e.test_desk_voicemail import log_in as log_in_on_desk
 from tests.helpers import CARRIER_IP, Hotline, log_in, run_sipp, wait
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.dials_callbacks]
@@ -77,7 +82,15 @@ class CarrierPhone(asyncio.DatagramProtocol):
                               addr)
 
 
-async def test_callbacks_to_foreign_premium_and_emergency_numbers_are_shown_never_dialled(hotline: Hotline) -> None:
+def desk_shows(driver: webdriver.Chrome, number: str, status: str) -> None:
+    """The agent's desk lists the number's callback with its status (and why it is not dialled)."""
+    css = f'#cb-list li[data-number="{number}"] .cb-status'
+    until(driver, seen.text_to_be_present_in_element((By.CSS_SELECTOR, css), status))
+
+
+async def test_callbacks_to_foreign_premium_and_emergency_numbers_are_shown_never_dialled(
+    hotline: Hotline, browser: webdriver.Chrome
+) -> None:
     store = CallbackStore(hotline.app[keys.ENGINE])
     recorded: asyncio.Queue[str] = asyncio.Queue()
     hotline.app[keys.CALLBACKS].recorded_listeners.append(recorded.put_nowait)
@@ -107,5 +120,8 @@ async def test_callbacks_to_foreign_premium_and_emergency_numbers_are_shown_neve
         assert (callback.status, callback.last_result, callback.attempts) == ("not_dialled", kind, 0)
         assert listed[number]["status_label"] == "不予回拨" and listed[number]["not_dialled_because"] == kind
     assert listed["110"]["not_dialled_label"] == "紧急号码"
+    await asyncio.to_thread(log_in_on_desk, browser, hotline.web_url, "1037", pin)
+    await asyncio.to_thread(desk_shows, browser, "110", "不予回拨 · 紧急号码")
+    await asyncio.to_thread(desk_shows, browser, "+88213000000", "不予回拨 · 声讯/付费号码")
     [callback] = await store.for_number(CALLED_BACK)
     assert (callback.status, callback.attempts) == ("pending", 1), "tried once, to be tried again"

@@ -17,6 +17,12 @@ const TEXT = {
         vmAttempts: "已尝试", vmSilence: "（未听出语音）", vmNoTranscript: "（尚未转写）", vmPhone: "电话",
         vmFiled: "已处理工单", vmGone: "这条留言已不在待处理列表（可能已由他人处理）", vmNeedDepartment: "请选择承办单位",
         vmNeedContent: "请填写诉求内容",
+        callbacks: "今日回拨", cbNone: "今日暂无回拨", cbAttempts: "已拨", cbAgent: "坐席",
+        cbReasons: { missed: "漏接", requested: "预约回拨" },
+        cbStates: { pending: "待回拨", dialling: "回拨中", answered: "已接通", given_up: "未接通，已放弃",
+                    unknown: "结果未知", not_dialled: "不予回拨" },
+        numberKinds: { mobile: "手机", city_fixed: "本地固话", other_fixed: "外地固话", emergency: "紧急号码",
+                       service: "服务短号", premium: "声讯/付费号码", international: "国际号码", malformed: "号码无效" },
         jobStates: { queued: "待转写", running: "转写中", done: "已转写", failed: "转写失败" },
         types: { consultation: "咨询", help: "求助", complaint: "投诉", report: "举报", suggestion: "建议",
                  praise: "表扬" },
@@ -45,6 +51,13 @@ const TEXT = {
         vmAttempts: "attempts", vmSilence: "(no speech heard)", vmNoTranscript: "(not transcribed yet)",
         vmPhone: "Phone", vmFiled: "Order", vmGone: "This voicemail is no longer waiting (someone may have dealt with it)",
         vmNeedDepartment: "Choose a department", vmNeedContent: "Write down the request",
+        callbacks: "Today's callbacks", cbNone: "No callbacks today", cbAttempts: "dialled", cbAgent: "agent",
+        cbReasons: { missed: "missed call", requested: "asked for" },
+        cbStates: { pending: "to call back", dialling: "dialling", answered: "connected", given_up: "given up",
+                    unknown: "result unknown", not_dialled: "not dialled" },
+        numberKinds: { mobile: "mobile", city_fixed: "city line", other_fixed: "other city", emergency: "emergency number",
+                       service: "service code", premium: "premium rate", international: "international",
+                       malformed: "not a number" },
         jobStates: { queued: "to transcribe", running: "transcribing", done: "transcribed", failed: "transcription failed" },
         types: { consultation: "consultation", help: "help", complaint: "complaint", report: "report",
                  suggestion: "suggestion", praise: "praise" },
@@ -72,6 +85,7 @@ function applyLocale() {
   fillTypes();
   if (state) render(state);
   renderVoicemails();
+  renderCallbacks();
 }
 
 function render(next) {
@@ -444,6 +458,38 @@ async function finishVoicemail(then) {
   await refreshVoicemails();
 }
 
+// Today's callbacks: what the dialer calls back, and the numbers it never dials (abroad, premium, 110…) with why,
+// for the agents to judge and call by hand.
+let callbacks = null;  // the last answer of /api/callbacks
+
+async function refreshCallbacks() {
+  try {
+    callbacks = await api("GET", "/api/callbacks");
+    $("cb-problem").textContent = "";
+  } catch (error) {
+    $("cb-problem").textContent = error.message;
+    return;
+  }
+  renderCallbacks();
+}
+
+function renderCallbacks() {
+  if (!callbacks) return;
+  const text = TEXT[locale];
+  $("cb-none").hidden = callbacks.callbacks.length > 0;
+  $("cb-list").replaceChildren(...callbacks.callbacks.map((item) => {
+    const row = element("li", null, "cb-item");
+    row.dataset.number = item.number;
+    row.dataset.status = item.status;
+    let status = text.cbStates[item.status] || item.status;
+    if (item.not_dialled_because) status += ` · ${text.numberKinds[item.not_dialled_because] || item.not_dialled_because}`;
+    row.append(element("span", item.number, "cb-number"), element("span", text.cbReasons[item.reason] || item.reason),
+               element("span", status, "cb-status " + item.status),
+               element("span", `${t("cbAttempts")} ${item.attempts}${item.agent ? ` · ${t("cbAgent")} ${item.agent}` : ""}`));
+    return row;
+  }));
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/ws`);
@@ -453,6 +499,7 @@ function connect() {
     else if (message.type === "state") {
       render(message);
       refreshVoicemails();  // a (re)connection: what changed while the socket was away
+      refreshCallbacks();
     } else if (message.type === "seat") render(await api("GET", "/api/me"));
     else if (message.type === "voicemails") refreshVoicemails();
   };
@@ -524,6 +571,7 @@ $("locale").addEventListener("click", () => {
   applyLocale();
 });
 
+setInterval(() => { if (state) refreshCallbacks(); }, 30_000);  // the dialer's progress is not pushed
 applyLocale();
 api("GET", "/api/me").then((me) => { render(me); refreshVoicemails(); connect(); })
   .catch(() => { /* not logged in yet */ });
