@@ -29,6 +29,10 @@ def browser(chromium: None, tmp_path: Path) -> Iterator[webdriver.Chrome]:
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,900"]:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
     yield driver
+    # Every page test also proves the pages run under the server's Content-Security-Policy (ivr/web/headers.py).
+    refused = [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
     driver.quit()
+    assert not refused, refused
