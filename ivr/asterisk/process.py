@@ -1,4 +1,5 @@
-"""Asterisk as our child process: start it, wait until it is fully booted, stop it."""
+"""Asterisk as our child process: start it (first stopping one a dead run left behind), wait until it is fully
+booted, stop it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import subprocess
 from pathlib import Path
 
 from ivr.asterisk.layout import AsteriskLayout
+from ivr.orphans import ChildRecord
 
 logger = logging.getLogger(__name__)
+STOP_GRACE = 15.0  # seconds Asterisk has to stop before it is killed
 
 
 class AsteriskStartError(RuntimeError):
@@ -23,8 +26,10 @@ class AsteriskProcess:
         self.start_timeout = start_timeout
         self.process: asyncio.subprocess.Process | None = None
         self.console_log: Path = layout.host("log") / "console.log"
+        self.record = ChildRecord(layout.host("run") / "hotline-child.pid", str(layout.config_file))
 
     async def start(self) -> None:
+        await self.record.stop_left_behind(f"Asterisk of {self.layout.config_file}", STOP_GRACE)
         if await self.is_running():
             raise AsteriskStartError(
                 f"an Asterisk already runs with {self.layout.config_file}: stop it with 'hotline asterisk stop'"
@@ -35,6 +40,7 @@ class AsteriskProcess:
             self.process = await asyncio.create_subprocess_exec(
                 *self.layout.command("-f"), stdin=subprocess.DEVNULL, stdout=log, stderr=log
             )
+        self.record.write(self.process.pid)
         logger.info("asterisk started (pid %s), log %s", self.process.pid, self.console_log)
         await self.wait_fully_booted()
 
@@ -70,7 +76,7 @@ class AsteriskProcess:
             return None
         return text
 
-    async def stop(self, timeout: float = 15) -> None:
+    async def stop(self, timeout: float = STOP_GRACE) -> None:
         await self.cli("core stop now", timeout=timeout)
         if self.process is None:
             return
@@ -81,6 +87,7 @@ class AsteriskProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
             await self.process.wait()
+        self.record.remove()
         logger.info("asterisk stopped (exit %s)", self.process.returncode)
 
     def log_tail(self, lines: int = 30) -> str:

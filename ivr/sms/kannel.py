@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.orphans import ChildRecord
 from ivr.secrets import Secrets
 from ivr.settings import Settings
 
@@ -46,6 +47,7 @@ MAX_PARTS = 10  # the parts of one long SMS Kannel sends (sendsms-user max-messa
 # file as it takes it, and smsbox keeps nothing on disk. When it stops, bearerbox can wait for a box to hand delivery
 # reports to that has gone; smsbox can hang in its HTTP retry queue's sleep.
 STOP_GRACE = {"bearerbox": 5.0, "smsbox": 3.0}
+BOXES = ("bearerbox", "smsbox")  # in the order they start
 AFTER_CRASH_GRACE = {"bearerbox": 5.0, "smsbox": 0.5}  # an smsbox whose bearerbox died hangs as it stops
 
 
@@ -63,6 +65,10 @@ class KannelLayout:
 
     def log(self, box: str) -> Path:
         return self.folder / f"{box}.log"
+
+    def record(self, box: str) -> ChildRecord:
+        """The box's pid and its starter's, so that a start after a crash stops a box the dead run left."""
+        return ChildRecord(self.folder / f"{box}.pid", str(self.config))
 
 
 def server_url(settings: Settings, path: str) -> str:
@@ -155,6 +161,8 @@ class KannelProcess:
             if self.running:
                 return
             await self._terminate()  # what is left of a run where one box died
+            for box in reversed(BOXES):  # and what a hotline that died left running (smsbox first)
+                await self.layout.record(box).stop_left_behind(f"kannel {box}", STOP_GRACE[box])
             try:
                 programs = await asyncio.to_thread(self._prepare)
                 await self._box(programs["bearerbox"], "bearerbox", self.settings.sms.box_port)
@@ -172,7 +180,7 @@ class KannelProcess:
 
     def _prepare(self) -> dict[str, str]:
         """The boxes' programs, and the configuration written (private: it holds the passwords)."""
-        programs = {box: shutil.which(box) or shutil.which(box, path="/usr/sbin") for box in ("bearerbox", "smsbox")}
+        programs = {box: shutil.which(box) or shutil.which(box, path="/usr/sbin") for box in BOXES}
         missing = [box for box, program in programs.items() if program is None]
         if missing:
             raise KannelError(f"{' and '.join(missing)} not installed: apt-get install kannel")
@@ -190,6 +198,7 @@ class KannelProcess:
         finally:
             os.close(console_log)
         self.boxes[box] = process
+        self.layout.record(box).write(process.pid)
         try:
             async with asyncio.timeout(self.start_timeout):
                 while not await _listening(port):
@@ -218,6 +227,8 @@ class KannelProcess:
                 logger.warning("kannel %s did not stop within %g s: killed", box, grace[box])
                 process.kill()
                 await process.wait()
+        for box in self.boxes:
+            self.layout.record(box).remove()
         self.boxes.clear()
 
     async def supervise(self, restart_seconds: float) -> None:
