@@ -17,13 +17,13 @@ from aiohttp import web
 
 from ivr import keys
 from ivr.db.engine import DATABASE_ERRORS
+from ivr.db.limits import INT_MAX
 from ivr.sms import delivery
 from ivr.sms.inbox import BadIncoming, cleaned, parse
 from ivr.sms.kannel import DLR_PATH, INCOMING_PATH
 
 logger = logging.getLogger(__name__)
 MESSAGE_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: str.isdigit() takes "١" and "²"
-LARGEST_ID = 2**31 - 1  # sms_messages.id, PostgreSQL's integer
 
 
 FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -60,7 +60,7 @@ async def delivery_report(request: web.Request) -> web.Response:
         return refused
     fields = cleaned(fields)
     message_id, report = fields.get("id", ""), fields.get("status", "")
-    if not MESSAGE_ID.fullmatch(message_id) or int(message_id) > LARGEST_ID:
+    if not MESSAGE_ID.fullmatch(message_id) or int(message_id) > INT_MAX:
         return _plain(400, "id is missing or not a message id")
     if not MESSAGE_ID.fullmatch(report):
         return _plain(400, "status is missing or not a delivery report type (%d: 1, 2, 4, 8 or 16)")
