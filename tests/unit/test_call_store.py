@@ -199,3 +199,33 @@ async def test_a_connection_error_while_writing_one_by_one_keeps_the_rest_for_re
     assert await writer.drain(timeout=2)
     task.cancel()
     assert set(store.rows) == {"1.1", "1.2", "1.3"}
+
+
+async def test_rows_set_aside_are_taken_back_through_the_spool_as_operations_md_says(tmp_path: Path) -> None:
+    class RefusingOnce(FlakyStore):
+        async def upsert(self, rows: list[Row]) -> None:
+            if self.down:
+                raise DataError("INSERT", {}, ValueError("value too long"))
+            await super().upsert(rows)
+
+    spool = tmp_path / "spool" / "calls.jsonl"
+    refusing = RefusingOnce()
+    writer = CallWriter(refusing, spool)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    writer.submit({"uniqueid": "1.1", "started_at": START, "outcome": "refused"})
+    assert await writer.drain(timeout=2)
+    task.cancel()
+    assert writer.rows_rejected == 1 and not spool.exists()
+
+    # jq -c .row calls-rejected.jsonl >> calls.jsonl; mv calls-rejected.jsonl …; start the server
+    rows = [json.dumps(json.loads(line)["row"]) for line in writer.rejected.read_text().splitlines()]
+    spool.write_text("\n".join(rows) + "\n")
+    writer.rejected.rename(tmp_path / "taken-back.jsonl")
+    fixed = FlakyStore()
+    fixed.down = False
+    restarted = CallWriter(fixed, spool)  # type: ignore[arg-type]
+    assert restarted.rows_rejected == 0 and restarted.load_spool() == 1
+    task = asyncio.create_task(restarted.run())
+    assert await restarted.drain(timeout=2)
+    task.cancel()
+    assert fixed.rows["1.1"] == {"uniqueid": "1.1", "started_at": START, "outcome": "refused"}
