@@ -39,22 +39,21 @@ class CallbackStore:
         async with self.engine.begin() as connection:
             await connection.execute(self._add_missed, values)
 
-    async def add_requested(self, number: str, day: str, origin: str, place_since: datetime, now: datetime,
-                            refused: str | None = None) -> None:
+    async def add_requested(self, number: str, day: str, origin: str, place_since: datetime, now: datetime) -> None:
         """A callback the caller asked for, keeping their place: ordered by when they first queued.
 
         A request while one for the number is still open changes nothing (it will be dialled once); a
-        request after today's earlier one was done opens it again. A refused number: as in `add_missed`.
+        request after today's earlier one was done opens it again. It is offered only to numbers the outbound
+        rules would dial (ivr/intake/waiting.py); the dialer checks again before dialling.
         """
-        status = NOT_DIALLED if refused else "pending"
         statement = self._insert(Callback).values(
-            number=number, reason="requested", day=day, origin_uniqueid=origin, status=status, attempts=0,
-            next_attempt_at=now, created_at=place_since, updated_at=now, last_result=refused,
+            number=number, reason="requested", day=day, origin_uniqueid=origin, status="pending", attempts=0,
+            next_attempt_at=now, created_at=place_since, updated_at=now,
         )
         statement = statement.on_conflict_do_update(
             index_elements=["number", "day", "reason"],
-            set_={"status": status, "attempts": 0, "origin_uniqueid": origin, "created_at": place_since,
-                  "next_attempt_at": now, "updated_at": now, "last_result": refused},
+            set_={"status": "pending", "attempts": 0, "origin_uniqueid": origin, "created_at": place_since,
+                  "next_attempt_at": now, "updated_at": now, "last_result": None},
             where=Callback.status.not_in(("pending", "dialling")),
         )
         async with self.engine.begin() as connection:

@@ -4,12 +4,14 @@ to the front of their line, and the place announced counts priority callers firs
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any, cast
 from unittest import mock
 
 from ivr.ami.queue_state import QueueState
+from ivr.callbacks.store import CallbackStore
 from ivr.calls.store import CallStore
 from ivr.calls.tracker import CallTracker
 from ivr.fastagi import AgiCall
@@ -75,3 +77,19 @@ async def test_callers_on_other_lines_do_not_count_towards_the_place() -> None:
     waiting.caller("3.1", "hotline-dialect", 50)
     waiting.caller("3.2", "hotline-general", 10)
     assert (await waiting.run("3.2"))["HOTLINE_POSITION"] == "1"
+
+
+async def test_a_callback_is_offered_only_to_a_number_that_would_be_dialled() -> None:
+    """Toll fraud (issue 15): a caller from abroad, a premium line or 110 is not told "we will call you back"."""
+    offered = {}
+    for number in ("13800138000", "0090123456789", "+88213000000", "110"):
+        waiting = Waiting()
+        # Nobody presses 1: the callback store is never used.
+        services = dataclasses.replace(waiting.services, callbacks=cast(CallbackStore, object()))
+        waiting.caller("5.1", "hotline-general", 300)
+        call: Any = mock.create_autospec(AgiCall, instance=True)
+        call.uniqueid, call.caller_number = "5.1", number
+        call.stream_file.return_value = call.get_data.return_value = ""
+        await hotline_waiting(call, CallContextFactory(services)(call))
+        offered[number] = call.get_data.await_count == 1
+    assert offered == {"13800138000": True, "0090123456789": False, "+88213000000": False, "110": False}
