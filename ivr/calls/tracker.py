@@ -73,10 +73,11 @@ ROW_FIELDS = [name for name in CallRecord.__dataclass_fields__ if name not in NO
 
 
 def event_time(fields: Mapping[str, str]) -> datetime:
+    """The event's own time; now when it has none, or one no date can hold (not a number, inf, 1e300)."""
     stamp = fields.get("Timestamp")
     try:
         return datetime.fromtimestamp(float(stamp), UTC) if stamp else datetime.now(UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return datetime.now(UTC)
 
 

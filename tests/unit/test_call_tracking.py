@@ -148,3 +148,11 @@ def test_a_call_seen_first_in_the_queue_is_still_recorded() -> None:
 )
 def test_final_outcome(facts: QueueFacts, expected: Outcome) -> None:
     assert final_outcome(facts) == expected
+
+
+@pytest.mark.parametrize("stamp", ["soon", "inf", "1e300", "-1e300", "nan"])
+def test_a_timestamp_no_date_can_hold_is_taken_as_now(stamp: str) -> None:
+    before = datetime.now(UTC)
+    name, fields = new_channel()
+    _, rows = run((name, {**fields, "Timestamp": stamp}))
+    assert before <= rows[-1]["started_at"] <= datetime.now(UTC)
