@@ -26,7 +26,7 @@ from ivr.ami.client import AmiClient
 from ivr.ami.errors import AmiError
 from ivr.ami.originate import NotDialled, Originator, OutboundCall
 from ivr.background import Background
-from ivr.callbacks.store import SWEEP_LIMIT, CallbackStore
+from ivr.callbacks.store import SWEEP_PAGE, CallbackStore
 from ivr.calls.tracker import Row
 from ivr.db.models import Callback
 from ivr.settings import Settings
@@ -87,20 +87,26 @@ class CallbackDialer:
             listener(number)
 
     async def sweep(self) -> int:
-        """Record the callbacks of missed calls whose rows were written without one; returns how many."""
+        """Record the callbacks of missed calls whose rows were written without one; returns how many calls
+        were found (a page at a time, from the earliest)."""
         self.unswept = False
+        since, after, found = datetime.now(UTC) - SWEEP_BACK, 0, 0
         try:
-            missed = await self.store.missed_without_callback(datetime.now(UTC) - SWEEP_BACK)
-            for call in missed:
-                await self._record_missed(call.number, call.at, call.uniqueid)
+            while True:
+                missed = await self.store.missed_without_callback(since, after)
+                for call in missed:
+                    await self._record_missed(call.number, call.at, call.uniqueid)
+                found += len(missed)
+                if len(missed) < SWEEP_PAGE:
+                    break
+                after = missed[-1].row_id
         except (SQLAlchemyError, OSError) as exc:
             self.unswept = True
             logger.warning("sweep for missed calls without a callback failed, tried again: %s", type(exc).__name__)
-            return 0
-        self.unswept = self.unswept or len(missed) == SWEEP_LIMIT
-        if missed:
-            logger.info("%d missed call(s) found without a callback: recorded", len(missed))
-        return len(missed)
+            return found
+        if found:
+            logger.info("%d missed call(s) found without a callback: recorded", found)
+        return found
 
     def handle(self, name: str, fields: Mapping[str, str]) -> None:
         """AMI sink: the results of our Originates, and which agent took a callback."""

@@ -13,11 +13,12 @@ from ivr.db.engine import upsert_insert
 from ivr.db.models import Call, Callback, as_utc
 from routing.callbacks import MISSED_OUTCOMES, NOT_DIALLED
 
-SWEEP_LIMIT = 1000  # missed calls looked at per sweep; a sweep that finds this many is run again
+SWEEP_PAGE = 500  # missed calls read at a time by the sweep
 
 
 @dataclass(frozen=True)
 class MissedCall:
+    row_id: int  # the call's row: the sweep's next page starts after it
     uniqueid: str
     number: str
     at: datetime  # when it ended (or began): its callback counts for that day
@@ -59,25 +60,26 @@ class CallbackStore:
         async with self.engine.begin() as connection:
             await connection.execute(statement)
 
-    async def missed_without_callback(self, since: datetime) -> list[MissedCall]:
+    async def missed_without_callback(self, since: datetime, after: int = 0) -> list[MissedCall]:
         """Missed calls since `since` that no callback for their number made after they began answers: their
         rows were written while their callback could not be (the database went away in between), or by the
         queue log's recovery without a number. A number's second missed call the same day is found again
-        each time (its callback is the first's), which costs a no-op insert."""
+        each time (its callback is the first's), which costs a no-op insert. At most SWEEP_PAGE, in the
+        order of their rows, from the one after row `after`."""
         later = select(Callback.id).where(Callback.number == Call.caller_number,
                                           Callback.created_at >= Call.started_at)
         query = (
-            select(Call.uniqueid, Call.caller_number, Call.started_at, Call.ended_at)
-            .where(Call.outcome.in_(MISSED_OUTCOMES), Call.started_at >= since, Call.caller_number.is_not(None),
-                   Call.caller_number != "", ~exists(later))
-            .order_by(Call.started_at)
-            .limit(SWEEP_LIMIT)
+            select(Call.id, Call.uniqueid, Call.caller_number, Call.started_at, Call.ended_at)
+            .where(Call.outcome.in_(MISSED_OUTCOMES), Call.started_at >= since, Call.id > after,
+                   Call.caller_number.is_not(None), Call.caller_number != "", ~exists(later))
+            .order_by(Call.id)
+            .limit(SWEEP_PAGE)
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         # started_at is set (the query compared it); ended_at only once the call is over
-        return [MissedCall(uniqueid, str(number), as_utc(ended or started or since))
-                for uniqueid, number, started, ended in rows]
+        return [MissedCall(row_id, uniqueid, str(number), as_utc(ended or started or since))
+                for row_id, uniqueid, number, started, ended in rows]
 
     async def due(self, now: datetime, limit: int) -> list[Callback]:
         """Pending callbacks whose time has come, oldest first (they keep their order)."""

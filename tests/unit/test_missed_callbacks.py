@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +23,7 @@ from ivr.calls.store import CallStore, CallWriter
 from ivr.calls.tracker import Row
 from ivr.db.models import Callback
 from ivr.settings import load_settings
+from routing.callbacks import callback_day
 
 MOBILE, OTHER = "13800138000", "13900139000"
 
@@ -154,3 +157,28 @@ async def test_missed_calls_recovered_from_the_queue_log_after_a_restart_get_the
 
     assert await dialer.sweep() == 1
     assert sorted(await callbacks(engine)) == [(MOBILE, "4.1", "pending"), (OTHER, "4.2", "pending")]
+
+
+async def test_the_sweep_reads_page_after_page_past_calls_that_already_have_a_callback(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ivr.callbacks.store.SWEEP_PAGE", 2)
+    monkeypatch.setattr("ivr.callbacks.dialer.SWEEP_PAGE", 2)
+    dialer, store = dialer_for(engine)
+    zone = ZoneInfo(dialer.settings.timezone)
+    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = max(datetime.now(UTC) - timedelta(hours=2), midnight.astimezone(UTC) + timedelta(minutes=1))
+    # The number called back this morning already (its callback made before these calls), then missed three
+    # more times: each time found again, and no second callback that day; three other numbers after it.
+    await store.add_missed(MOBILE, callback_day(first, dialer.settings.timezone), "6.earlier",
+                           first - timedelta(seconds=30))
+    numbers = [MOBILE, MOBILE, MOBILE, "13700137001", "13700137002", "13700137003"]
+    await CallStore(engine).upsert([
+        {"uniqueid": f"6.{i}", "caller_number": number, "outcome": "timed_out",
+         "started_at": first + timedelta(seconds=i), "ended_at": first + timedelta(seconds=i + 1)}
+        for i, number in enumerate(numbers)])
+
+    assert await dialer.sweep() == 6
+    assert sorted(number for number, _origin, _status in await callbacks(engine)) == sorted(set(numbers))
+    assert await dialer.sweep() == 3, "the repeat calls are looked at again, and add nothing"
+    assert len(await callbacks(engine)) == 4
