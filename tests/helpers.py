@@ -113,6 +113,20 @@ class PostgresOutage:
         self._links -= {writer, upstream_writer}
 
 
+@asynccontextmanager
+async def database_with_outage(template: str) -> AsyncIterator[tuple[PostgresOutage, str]]:
+    """A new database copied from the migrated `template`, and its URL through a PostgresOutage (up at first)."""
+    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+    url = await create_database(name, template=template)
+    outage = PostgresOutage()
+    await outage.back()
+    try:
+        yield outage, outage.url(url)
+    finally:
+        await outage.away()
+        await drop_database(name)
+
+
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(OSError):
         while data := await reader.read(65536):

@@ -5,7 +5,6 @@ test takes away and gives back)."""
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,8 +19,7 @@ from tests.helpers import (
     CONVERSATION_MS,
     Hotline,
     PostgresOutage,
-    create_database,
-    drop_database,
+    database_with_outage,
     start_hotline,
     wait,
 )
@@ -31,13 +29,8 @@ pytestmark = pytest.mark.asterisk
 
 @pytest.fixture
 async def outage(migrated_templates: dict[str, str]) -> AsyncIterator[tuple[PostgresOutage, str]]:
-    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
-    url = await create_database(name, template=migrated_templates["postgresql"])
-    proxy = PostgresOutage()
-    await proxy.back()
-    yield proxy, proxy.url(url)
-    await proxy.away()
-    await drop_database(name)
+    async with database_with_outage(migrated_templates["postgresql"]) as reached:
+        yield reached
 
 
 async def test_a_paused_agent_resumes_while_the_database_is_away_and_takes_the_next_call(

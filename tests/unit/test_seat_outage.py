@@ -4,7 +4,6 @@ A log-in needs the database and says so (503)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,22 +20,17 @@ from ivr.db.engine import create_engine
 from ivr.db.models import AgentEvent
 from ivr.settings import Settings, load_settings
 from routing.seats import SeatEvent
-from tests.helpers import PostgresOutage, create_database, drop_database
+from tests.helpers import PostgresOutage, database_with_outage
 from tests.unit.test_desk_api import FakeAmi
 
 
 @pytest.fixture
 async def outage(migrated_templates: dict[str, str]) -> AsyncIterator[tuple[PostgresOutage, AsyncEngine]]:
     """A migrated PostgreSQL database reached through a port the test can take away."""
-    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
-    url = await create_database(name, template=migrated_templates["postgresql"])
-    outage = PostgresOutage()
-    await outage.back()
-    engine = create_engine(outage.url(url))
-    yield outage, engine
-    await engine.dispose()
-    await outage.away()
-    await drop_database(name)
+    async with database_with_outage(migrated_templates["postgresql"]) as (proxy, url):
+        engine = create_engine(url)
+        yield proxy, engine
+        await engine.dispose()
 
 
 def service_for(engine: AsyncEngine, data_dir: Path) -> tuple[AgentService, FakeAmi]:
