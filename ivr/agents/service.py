@@ -117,6 +117,18 @@ class AgentService:
         self._known = await self._from_database(read, self._known, "seats as last known")
         return dict(self._known)
 
+    async def agent(self, agent_id: str) -> Agent | None:
+        """The agent's record, or while the database is away the one last read (every agent who took a seat)."""
+        try:
+            found = await self._read_agent(agent_id)
+        except DatabaseUnavailable:
+            if agent_id not in self._known_agents:
+                raise
+            return self._known_agents[agent_id]
+        if found is not None:
+            self._known_agents[agent_id] = found
+        return found
+
     async def reconcile(self) -> list[Fix]:
         """Bring Asterisk's queue in line with our record (after a re-read of the queue state)."""
         async with self._changing:
@@ -143,6 +155,14 @@ class AgentService:
     async def _agents_by_id(self) -> dict[str, Agent]:
         return {agent.id: agent for agent in await self.store.all()}
 
+    async def _read_agent(self, agent_id: str) -> Agent | None:
+        try:
+            async with asyncio.timeout(DATABASE_WAIT_SECONDS):
+                return await self.store.get(agent_id)
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailable(f"agent {agent_id} cannot be read while the database is away: {exc}",
+                                      agent_id=agent_id) from exc
+
     async def _from_database(self, read: Callable[[], Awaitable[T]], known: T, instead: str) -> T:
         try:
             async with asyncio.timeout(DATABASE_WAIT_SECONDS):
@@ -163,14 +183,11 @@ class AgentService:
             await self._apply(Fix("remove", presence.seat, presence.agent_id, queue=queue))
 
     async def _agent(self, agent_id: str) -> Agent:
-        try:
-            async with asyncio.timeout(DATABASE_WAIT_SECONDS):
-                agent = await self.store.get(agent_id)
-        except DATABASE_ERRORS as exc:
-            raise DatabaseUnavailable(f"agent {agent_id} cannot log in while the database is away: {exc}",
-                                      agent_id=agent_id) from exc
+        """The active agent, read from the database (a log-in does not go by what was read before)."""
+        agent = await self._read_agent(agent_id)
         if agent is None or not agent.active:
             raise UnknownAgent(f"no active agent {agent_id}", agent_id=agent_id)
+        self._known_agents[agent_id] = agent
         return agent
 
     async def _present(self, agent_id: str) -> Presence:

@@ -66,10 +66,12 @@ async def resume(request: web.Request) -> web.Response:
 
 async def desk_state(app: web.Application, agent_id: str) -> dict[str, Any]:
     """What the desk shows: who I am, my seat and its live state from Asterisk, the free seats."""
-    agent = await app[keys.AGENT_STORE].get(agent_id)
+    # From the agent service: with the database away it answers from what it last read, so that a desk can
+    # still pause, resume and log out (docs/operations.md, "Faults").
+    agent = await app[keys.AGENT_SERVICE].agent(agent_id)
     if agent is None:
         raise BadCredentials(f"agent {agent_id} no longer exists")
-    present = await app[keys.AGENT_STORE].presence()
+    present = await app[keys.AGENT_SERVICE].presence()
     mine = present.get(agent_id)
     taken = {p.seat for p in present.values()}
     seat_state = None
