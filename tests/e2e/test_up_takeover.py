@@ -18,6 +18,10 @@ import aiohttp
 import pytest
 
 from ivr import orphans
+from ivr.asterisk.layout import choose_layout
+from ivr.asterisk.process import AsteriskProcess
+from ivr.settings import load_settings
+from ivr.sms.kannel import BOXES, KannelLayout
 from tests.conftest import TEST_PORTS
 from tests.helpers import wait
 
@@ -71,12 +75,14 @@ async def hotline_up(environ: dict[str, str]) -> AsyncIterator[Up]:
         await up.reader
 
 
-def children(environ: dict[str, str], data_dir: Path) -> dict[str, int]:
+def children(environ: dict[str, str]) -> dict[str, int]:
     """The pids `hotline up` recorded for its Asterisk and Kannel's boxes."""
-    cache = Path(environ.get("HOTLINE_CACHE_DIR", "/var/cache/hotline"))
-    records = {"asterisk": cache / "asterisk-chroot/srv/hotline/pytest-up/run/hotline-child.pid",
-               "bearerbox": data_dir / "kannel" / "bearerbox.pid", "smsbox": data_dir / "kannel" / "smsbox.pid"}
-    return {name: int(path.read_text().split()[0]) for name, path in records.items() if path.exists()}
+    settings = load_settings(environ=environ)
+    kannel = KannelLayout(settings.data_dir / "kannel")
+    records = {"asterisk": AsteriskProcess(choose_layout(settings), 0).record,
+               **{box: kannel.record(box) for box in BOXES}}
+    return {name: int(record.path.read_text().split()[0]) for name, record in records.items()
+            if record.path.exists()}
 
 
 def running(pid: int) -> bool:
@@ -90,7 +96,7 @@ async def test_hotline_up_after_a_sigkill_stops_what_the_dead_run_left_and_comes
     try:
         async with hotline_up(environ) as first:
             await wait(first.ready, 90, "the first hotline up did not come up")
-            left = children(environ, data_dir)
+            left = children(environ)
             first.process.kill()
         assert set(left) == {"asterisk", "bearerbox", "smsbox"} and all(map(running, left.values())), \
             f"a killed hotline up leaves its children running: {left}"
@@ -113,6 +119,6 @@ async def test_hotline_up_after_a_sigkill_stops_what_the_dead_run_left_and_comes
             second.process.terminate()
             assert await second.process.wait() == 0, second.text[-3000:]
     finally:
-        for pid in {*left.values(), *children(environ, data_dir).values()}:
+        for pid in {*left.values(), *children(environ).values()}:
             with contextlib.suppress(ProcessLookupError):
                 await orphans.stop(pid, 5)
