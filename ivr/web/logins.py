@@ -51,28 +51,29 @@ def bounded(**fields: tuple[str, int]) -> None:
 
 
 class _Turns:
-    """One verification at a time per source address on this server, so that a burst from one address queues
-    behind itself and not in front of everybody else's log-in. An entry lives only while someone holds or awaits
-    it."""
+    """One verification at a time per key on this server. Log-ins take the turn of their address, then of their
+    account (always in that order, so no two wait for each other): a burst from one address, or at one account
+    from many addresses, queues behind itself and not in front of everybody else's log-in. An entry lives only
+    while someone holds or awaits it."""
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @contextlib.asynccontextmanager
-    async def of(self, address: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(address, (asyncio.Lock(), 0))
-        if users >= MAX_QUEUED_PER_ADDRESS:  # a flood, not people: bounded memory, an answer at once
+    async def of(self, key: str, most_queued: int | None = None) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        if most_queued is not None and users >= most_queued:  # a flood, not people: an answer at once
             raise TooManyAttempts(1)
-        self._locks[address] = (lock, users + 1)
+        self._locks[key] = (lock, users + 1)
         try:
             async with lock:
                 yield
         finally:
-            lock, users = self._locks[address]
+            lock, users = self._locks[key]
             if users == 1:
-                del self._locks[address]
+                del self._locks[key]
             else:
-                self._locks[address] = (lock, users - 1)
+                self._locks[key] = (lock, users - 1)
 
 
 class LoginThrottle:
@@ -86,7 +87,7 @@ class LoginThrottle:
         """What `check` finds (None: wrong credentials), counted; raises TooManyAttempts if the account or the
         address is locked for this address, without checking."""
         account, address = account[:KEY_LENGTH], address[:KEY_LENGTH]
-        async with self._turns.of(address):
+        async with self._turns.of(f"{ADDRESS} {address}", MAX_QUEUED_PER_ADDRESS), self._turns.of(f"{kind} {account}"):
             wait = await self.wait(kind, account, address, datetime.now(UTC))
             if wait:
                 raise TooManyAttempts(wait)

@@ -85,7 +85,9 @@ def serve(engine: AsyncEngine, agents: AgentStore, directory: Directory, setting
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = Secrets(ami_password="x", seat_passwords={}, web_secret=SECRET)
     app[keys.AGENT_STORE], app[keys.DIRECTORY] = agents, directory
-    app[keys.AMI] = cast(AmiClient, FakeAmi(set()))
+    ami = FakeAmi({*settings.line_queues, settings.direct_queue})
+    app[keys.AMI] = cast(AmiClient, ami)
+    app[keys.AGENT_SERVICE] = AgentService(settings, cast(AmiClient, ami), agents)
     desk_routes.setup_routes(app)
     order_routes.setup_routes(app)
     return app
@@ -229,6 +231,33 @@ async def test_a_flood_from_one_address_waits_in_a_bounded_queue(engine: AsyncEn
     assert outcomes.count(None) == ADDRESS.failures  # then the address was locked for the rest
     assert all(isinstance(outcome, TooManyAttempts) for outcome in outcomes if outcome is not None)
     assert await throttle.attempt("agent", "1001", "203.0.113.21", held) is None  # other addresses go on
+
+
+async def test_guesses_at_one_account_from_many_addresses_take_turns_beside_other_log_ins(
+        engine: AsyncEngine) -> None:
+    throttle = Logins.on(engine).throttle
+    entered, release = asyncio.Event(), asyncio.Event()
+    running: list[str] = []
+    most = 0
+
+    async def held() -> None:
+        nonlocal most
+        running.append("guess")
+        most = max(most, len(running))
+        entered.set()
+        await release.wait()
+        running.pop()
+
+    async def right() -> str:
+        return "agent 1002"
+
+    guesses = [asyncio.create_task(throttle.attempt("agent", "1001", f"203.0.113.{30 + n}", held)) for n in range(4)]
+    await entered.wait()
+    async with asyncio.timeout(5):  # not behind the guesses
+        assert await throttle.attempt("agent", "1002", "192.0.2.40", right) == "agent 1002"
+    release.set()
+    await asyncio.gather(*guesses)
+    assert most == 1  # the guesses at 1001 hashed one at a time
 
 
 async def test_rows_whose_window_and_lock_are_over_are_pruned(site: Site) -> None:
