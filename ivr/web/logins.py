@@ -148,8 +148,8 @@ def _forgotten(now: datetime) -> tuple[ColumnElement[bool], ...]:
 
 class Revocations:
     """Sessions logged out before their cookie expired. Checked on every authenticated request (one primary-key
-    read). With the database away, this server's own log-outs are still refused; another server's are not until
-    the database is back (the cookie's signature and expiry still hold)."""
+    read). With the database away, log-outs still work and are refused on this server; another server's are not
+    until the database is back (the cookie's signature and expiry still hold)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -160,9 +160,12 @@ class Revocations:
         self._here = {sid: until for sid, until in self._here.items() if until > now}
         self._here[session_id] = expires
         statement = upsert_insert(self.engine)(RevokedSession).values(session_id=session_id, expires_at=expires)
-        async with self.engine.begin() as connection:
-            await connection.execute(statement.on_conflict_do_nothing(index_elements=["session_id"]))
-            await connection.execute(delete(RevokedSession).where(RevokedSession.expires_at <= now))
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(statement.on_conflict_do_nothing(index_elements=["session_id"]))
+                await connection.execute(delete(RevokedSession).where(RevokedSession.expires_at <= now))
+        except (OperationalError, InterfaceError, OSError) as exc:  # the log-out still holds on this server
+            logger.warning("log-out of session %s not recorded for the other servers: %s", session_id, exc)
 
     async def revoked(self, session_id: str) -> bool:
         if session_id in self._here:

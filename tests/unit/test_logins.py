@@ -32,6 +32,7 @@ from ivr.agents.store import AgentStore
 from ivr.ami.client import AmiClient
 from ivr.calls.store import CallStore
 from ivr.calls.tracker import CallTracker
+from ivr.db.engine import create_engine
 from ivr.db.models import LoginFailure
 from ivr.desk import routes as desk_routes
 from ivr.fastagi import AgiCall
@@ -360,6 +361,17 @@ async def test_a_logged_out_cookie_replayed_is_not_authenticated(site: Site, eng
         assert (await other.client.get("/api/me")).status == 401
     finally:
         await other.client.close()
+
+
+async def test_with_the_database_away_a_log_out_still_holds_on_this_server() -> None:
+    engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/hotline")  # nothing listens on port 1
+    try:
+        revocations = Logins.on(engine).revocations
+        await revocations.revoke("gone-session", datetime.now(UTC) + timedelta(hours=1))
+        assert await revocations.revoked("gone-session")
+        assert not await revocations.revoked("another-session")  # the cookie's signature and expiry decide
+    finally:
+        await engine.dispose()
 
 
 async def test_a_logged_out_portal_session_is_refused_too(site: Site) -> None:
