@@ -57,6 +57,7 @@ from ivr.db.models import Call, WorkOrder
 from ivr.democall import Sipp
 from ivr.secrets import Secrets
 from ivr.settings import Settings, load_settings
+from routing.callbacks import MISSED_OUTCOMES
 from tests.conftest import TEST_PORTS
 from tests.helpers import CARRIER_IP, POSTGRES_ADMIN, Hotline, fresh_postgres_database, run_sipp, start_hotline
 
@@ -73,7 +74,7 @@ BENCH_ENVIRONMENT = {
     "HOTLINE_SMS_SENDSMS_PORT": "35313", "HOTLINE_SMS_RUN_KANNEL": "true",
     "HOTLINE_LOG_LEVEL": "ERROR",
 }
-SHORT_CALL_MS = 3_000  # a citizen who gives up in the queue
+SHORT_CALL_MS = 8_000  # a citizen who gives up in the queue (the greeting takes about 5 s)
 UNSAFE_NUMBERS = ("00901234567890", "+88213000000", "0086138001380001", "110")
 PHONE, ID_NUMBER = "13912345678", "110101199003074258"
 PERSONAL_TEXT = f"我叫王小明，电话{PHONE}，身份证{ID_NUMBER}，住在幸福路8号3单元，楼下夜里施工噪音扰民"
@@ -84,7 +85,7 @@ class FaultRow:
     fault: str
     placed: int = 0
     recorded: int = 0
-    callbacks_due: list[str] = dataclasses.field(default_factory=list)
+    callbacks_due: list[str] = dataclasses.field(default_factory=list)  # the callers whose calls were missed
     callbacks_made: int = 0
     note: str = ""
 
@@ -209,10 +210,11 @@ async def open311_reads(bench: Bench, http: aiohttp.ClientSession) -> AttackRow:
     async with http.get(f"{base}/api/sms/incoming", params=params) as response:
         assert response.status == 200, await response.text()
     pin = await bench.hotline.ensure_agent("1009") or ""
-    desk = aiohttp.ClientSession()
+    desk = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # cookies for 127.0.0.1
     try:
         async with desk.post(f"{base}/api/session", json={"agent_id": "1009", "pin": pin}) as response:
             session = await response.json()
+            assert response.status == 200, session
         desk.headers["X-CSRF-Token"] = session.get("csrf", "")
         order = {"content": PERSONAL_TEXT, "type": "complaint", "caller_number": PHONE, "citizen_name": "王小明",
                  "address": "幸福路8号3单元"}
@@ -237,7 +239,8 @@ async def open311_reads(bench: Bench, http: aiohttp.ClientSession) -> AttackRow:
 
 
 async def brute_force(bench: Bench, http: aiohttp.ClientSession) -> list[AttackRow]:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(STRANGER_IP, 0))) as stranger:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(STRANGER_IP, 0)),
+                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as stranger:
         # From the stranger's address: the throttle locks the guessing address for every account (15 minutes),
         # and the later steps log in from 127.0.0.1.
         return await _guess(bench, stranger)
@@ -272,6 +275,7 @@ async def bad_input(bench: Bench, http: aiohttp.ClientSession) -> AttackRow:
     pin = await bench.hotline.ensure_agent("1011") or ""
     async with http.post(f"{base}/api/session", json={"agent_id": "1011", "pin": pin}) as response:
         session = await response.json()
+        assert response.status == 200, session  # the probes must reach the handlers, not the log-in check
     headers = {"X-CSRF-Token": session.get("csrf", "")}
     probes: list[tuple[str, str, Any]] = [
         ("GET", "/api/orders/2147483648", None), ("GET", "/api/orders/" + "9" * 30, None),
@@ -328,7 +332,8 @@ async def ami_system(bench: Bench) -> AttackRow:
         message = "accepted"
     except AmiActionFailed as exc:
         message = str(exc)
-    refused = "privilege" in message.lower()
+    # Asterisk names the missing `system` class as "Originate Access Forbidden: app or data blacklisted".
+    refused = "forbidden" in message.lower() or "privilege" in message.lower()
     row.refused, row.let_through, row.note = int(refused), int(not refused), message[:80]
     return row
 
@@ -361,25 +366,26 @@ async def place_unsafe_missed_calls(bench: Bench) -> None:
         await bench.hotline.citizen_call("12345", SHORT_CALL_MS, number)
 
 
-async def callbacks_made(bench: Bench, due: list[str], seconds: float) -> tuple[dict[str, bool], int]:
-    """An agent answers; the citizens' phones answer the callbacks. Per due number: called back and answered;
-    and how many of the unsafe numbers were dialled."""
+async def callbacks_made(bench: Bench, due: list[str], seconds: float) -> tuple[dict[str, str], int]:
+    """An agent answers; the citizens' phones answer the callbacks. Per due number: the callback's status
+    (`answered` once made); and how many of the unsafe numbers were dialled."""
     store = CallbackStore(bench.engine)
     phone = Sipp(scenario="citizen_answers_callback.xml", target="", local_ip=CARRIER_IP,
                  local_port=CITIZEN_PHONE_PORT, pause_ms=2_000, timeout_s=int(seconds) + 30,
                  calls=len(due) + len(UNSAFE_NUMBERS))
-    answered: dict[str, bool] = {}
+    statuses: dict[str, str] = {}
     async with run_sipp(phone), bench.hotline.agent("8002"):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            answered = {number: any(c.status == "answered" for c in await store.for_number(number)) for number in due}
-            if all(answered.values()):
+            statuses = {number: ",".join(c.status for c in await store.for_number(number)) or "none"
+                        for number in due}
+            if all(status == "answered" for status in statuses.values()):
                 break
             await asyncio.sleep(1)
     dialled = 0
     for number in UNSAFE_NUMBERS:
         dialled += any(c.attempts > 0 for c in await store.for_number(number))
-    return answered, dialled
+    return statuses, dialled
 
 
 # -------------------------------------------------------------------------------------------------- the run
@@ -435,15 +441,18 @@ async def run(arguments: argparse.Namespace) -> tuple[list[FaultRow], list[Attac
                 faults.append(gone)
                 for row in faults:
                     row.recorded = await bench.recorded(row)
+                    row.callbacks_due = [n for n in row.callbacks_due if await outcome_of(bench, n) in MISSED_OUTCOMES]
                 await place_unsafe_missed_calls(bench)
                 due = [number for row in faults for number in row.callbacks_due]
-                answered, dialled = await callbacks_made(bench, due, arguments.callback_seconds)
+                statuses, dialled = await callbacks_made(bench, due, arguments.callback_seconds)
                 for row in faults:
-                    row.callbacks_made = sum(answered.get(number, False) for number in row.callbacks_due)
+                    row.callbacks_made = sum(statuses[number] == "answered" for number in row.callbacks_due)
+                    missing = {n: statuses[n] for n in row.callbacks_due if statuses[n] != "answered"}
+                    row.note = "; ".join(filter(None, [row.note, f"callbacks not made: {missing}" if missing else ""]))
                 attacks.append(AttackRow("callbacks to 0090…, +882…, 00 86…, 110", tried=len(UNSAFE_NUMBERS),
                                          refused=len(UNSAFE_NUMBERS) - dialled, let_through=dialled))
                 attacks.append(await spoofed_carrier(bench))
-                async with aiohttp.ClientSession() as http:
+                async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
                     attacks.append(await open311_reads(bench, http))
                     attacks.extend(await brute_force(bench, http))
                     attacks.append(await bad_input(bench, http))
