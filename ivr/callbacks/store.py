@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 
 from ivr.db.engine import upsert_insert
 from ivr.db.models import Call, Callback, as_utc
@@ -22,6 +23,17 @@ class MissedCall:
     uniqueid: str
     number: str
     at: datetime  # when it ended (or began): its callback counts for that day
+
+
+@dataclass(frozen=True)
+class StaleDial:
+    """A callback left 'dialling' past the time its result should have come, and what its channel did."""
+
+    callback_id: int
+    attempts: int  # the attempt it was: settled only if still this one
+    channel: str | None  # the attempt's channel uniqueid (None: claimed before channels were named)
+    agent: str | None  # the agent who took it, if its AgentConnect was seen
+    call_outcome: str | None  # the outcome of its channel's call row, if it reached the queue
 
 
 class CallbackStore:
@@ -93,18 +105,21 @@ class CallbackStore:
             rows = (await connection.execute(query)).all()
         return [Callback(**row._asdict()) for row in rows]
 
-    async def claim(self, callback_id: int, now: datetime) -> bool:
-        """pending → dialling; False if someone else took it first."""
-        return await self._move(callback_id, "pending", now, status="dialling", attempts=Callback.attempts + 1)
+    async def claim(self, callback: Callback, channel: str, now: datetime) -> bool:
+        """pending → dialling as its next attempt on `channel`; False if someone else took it first (or dialled
+        it since it was read). The channel is stored now, so an agent who takes the call is recorded even if the
+        Originate's response never arrives."""
+        return await self._move(callback.id, "pending", now, Callback.attempts == callback.attempts,
+                                status="dialling", attempts=Callback.attempts + 1, channel_uniqueid=channel)
 
-    async def finish_attempt(self, callback_id: int, status: str, result: str, next_attempt: datetime | None,
-                             now: datetime, channel: str | None) -> bool:
+    async def finish_attempt(self, callback_id: int, attempt: int, status: str, result: str,
+                             next_attempt: datetime | None, now: datetime) -> bool:
+        """dialling → `status` after attempt `attempt`; False if that attempt was settled already (by another
+        server that found it stale, or by its late result): it is settled once."""
         values: dict[str, object] = {"status": status, "last_result": result}
         if next_attempt is not None:
             values["next_attempt_at"] = next_attempt
-        if channel:
-            values["channel_uniqueid"] = channel
-        return await self._move(callback_id, "dialling", now, **values)
+        return await self._move(callback_id, "dialling", now, Callback.attempts == attempt, **values)
 
     async def not_dialled(self, callback_id: int, kind: str, now: datetime, claimed: bool) -> bool:
         """pending (or, `claimed`, dialling) → not_dialled, its number's kind the reason; a claimed one was not
@@ -136,17 +151,23 @@ class CallbackStore:
             rows = (await connection.execute(select(Callback).where(Callback.number == number))).all()
         return [Callback(**row._asdict()) for row in rows]
 
-    async def abandon_stale_dials(self, before: datetime, now: datetime) -> int:
-        """Dials whose result never came (the server stopped mid-dial): not redialled blindly, marked."""
-        async with self.engine.begin() as connection:
-            result = await connection.execute(
-                update(Callback).where(Callback.status == "dialling", Callback.updated_at < before)
-                .values(status="unknown", last_result="server-restarted", updated_at=now))
-        return result.rowcount
+    async def stale_dials(self, before: datetime, limit: int) -> list[StaleDial]:
+        """Callbacks 'dialling' since before `before`, with what their channel's call row and AgentConnect say."""
+        query = (
+            select(Callback.id, Callback.attempts, Callback.channel_uniqueid, Callback.agent, Call.outcome)
+            .outerjoin(Call, Call.uniqueid == Callback.channel_uniqueid)
+            .where(Callback.status == "dialling", Callback.updated_at < before)
+            .order_by(Callback.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [StaleDial(*row) for row in rows]
 
-    async def _move(self, callback_id: int, expected: str, now: datetime, **values: object) -> bool:
+    async def _move(self, callback_id: int, expected: str, now: datetime, *conditions: ColumnElement[bool],
+                    **values: object) -> bool:
         async with self.engine.begin() as connection:
             result = await connection.execute(
-                update(Callback).where(Callback.id == callback_id, Callback.status == expected)
+                update(Callback).where(Callback.id == callback_id, Callback.status == expected, *conditions)
                 .values(updated_at=now, **values))
         return bool(result.rowcount == 1)
