@@ -91,7 +91,9 @@ function publishButton(order) {
   const button = document.createElement("button");
   button.type = "button";
   button.id = "d-publish";
-  button.textContent = order.published ? "取消公开" : "公开到 Open311";
+  button.textContent = order.published ? "取消公开" : "对外公开";
+  button.title = order.published ? "不再在公开接口（Open311）上展示此工单"
+    : "在公开接口（Open311）上展示此工单：电话、身份证号和姓名遮蔽，编号为随机编号";
   button.hidden = !["agent", "supervisor"].includes(me.role) || order.confidential || order.type === "report" ||
     (order.status === "draft" && !order.published);
   button.addEventListener("click", async () => {
