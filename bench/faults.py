@@ -366,15 +366,19 @@ async def place_unsafe_missed_calls(bench: Bench) -> None:
         await bench.hotline.citizen_call("12345", SHORT_CALL_MS, number)
 
 
+def citizens_phones() -> Sipp:
+    """The citizens' phones behind the carrier, answering every callback from the start: one dialled while an
+    agent happens to be free (the resumed one) is answered like any other."""
+    return Sipp(scenario="citizen_answers_callback.xml", target="", local_ip=CARRIER_IP,
+                local_port=CITIZEN_PHONE_PORT, pause_ms=2_000, timeout_s=900, calls=50)
+
+
 async def callbacks_made(bench: Bench, due: list[str], seconds: float) -> tuple[dict[str, str], int]:
-    """An agent answers; the citizens' phones answer the callbacks. Per due number: the callback's status
+    """An agent answers (the citizens' phones answer all along). Per due number: the callback's status
     (`answered` once made); and how many of the unsafe numbers were dialled."""
     store = CallbackStore(bench.engine)
-    phone = Sipp(scenario="citizen_answers_callback.xml", target="", local_ip=CARRIER_IP,
-                 local_port=CITIZEN_PHONE_PORT, pause_ms=2_000, timeout_s=int(seconds) + 30,
-                 calls=len(due) + len(UNSAFE_NUMBERS))
     statuses: dict[str, str] = {}
-    async with run_sipp(phone), bench.hotline.agent("8002"):
+    async with bench.hotline.agent("8002"):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             statuses = {number: ",".join(c.status for c in await store.for_number(number)) or "none"
@@ -429,7 +433,7 @@ async def run(arguments: argparse.Namespace) -> tuple[list[FaultRow], list[Attac
     faults: list[FaultRow] = []
     attacks: list[AttackRow] = []
     try:
-        async with instance(data) as (settings, secrets, asterisk, database):
+        async with instance(data) as (settings, secrets, asterisk, database), run_sipp(citizens_phones()):
             async with start_hotline(settings, secrets, asterisk) as hotline:
                 bench = Bench(settings, secrets, asterisk, database, hotline)
                 for probe in FAULTS:
