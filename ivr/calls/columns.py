@@ -6,17 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String
-
+from ivr.db.limits import text_limits
 from ivr.db.models import Call
 
 # Not cut: a cut unique id could merge two calls. One too long is set aside by the writer instead.
 NEVER_CUT = frozenset({"uniqueid"})
-TEXT_LENGTHS: dict[str, int] = {
-    column.name: column.type.length
-    for column in Call.__table__.columns
-    if isinstance(column.type, String) and column.type.length and column.name not in NEVER_CUT
-}
+TEXT_LENGTHS = {name: length for name, length in text_limits(Call).items() if name not in NEVER_CUT}
 
 
 def bounded(row: dict[str, Any]) -> dict[str, Any]:

@@ -12,15 +12,16 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, String, and_, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.agents.errors import TooLong, TooManyAttempts
 from ivr.db.engine import upsert_insert
+from ivr.db.limits import text_limits
 from ivr.db.models import Agent, LoginFailure, RevokedSession, User, as_utc
 from routing.login_limits import ADDRESS, LIMITS, Count, current, limit_of, lock_after, wait_seconds
 
@@ -28,13 +29,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _length(column: ColumnElement[Any]) -> int:
-    assert isinstance(column.type, String) and column.type.length is not None
-    return column.type.length
-
-
-KEY_LENGTH = _length(LoginFailure.__table__.c.key)
-AGENT_ID_LENGTH, USER_ID_LENGTH = _length(Agent.__table__.c.id), _length(User.__table__.c.id)
+KEY_LENGTH = text_limits(LoginFailure)["key"]
+AGENT_ID_LENGTH, USER_ID_LENGTH = text_limits(Agent)["id"], text_limits(User)["id"]
 SECRET_LENGTH = 256  # the longest PIN or password looked at; PINs are 6 digits, generated passwords 16 characters
 AGENT, USER = "agent", "user"  # the kinds of account
 # Log-ins from one address wait for each other; more than this many at once (a whole centre behind one address
